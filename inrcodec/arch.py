@@ -1,0 +1,92 @@
+"""Architecture: the one object that describes a decoder.
+
+It travels everywhere (fit, header, decode, complexity) so a new preset is one entry in PRESETS.
+The header stores the fields themselves, not just a preset name, so any file decodes even if the
+preset table changes later.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .errors import InrcodecError
+
+
+@dataclass(frozen=True)
+class Architecture:
+    n_levels: int = 7                    # latent grids: full resolution, 1/2, ... 1/2^(n_levels-1)
+    latent_channels: int = 1             # channels per grid
+    arm_context: int = 12                # causal neighbours the ARM sees (nearest first)
+    arm_hidden: tuple[int, ...] = (8,)   # ARM hidden widths (ReLU)
+    upsampling_taps: int = 8             # symmetric separable x2 kernel, learned, bicubic init
+    synthesis_hidden: tuple[int, ...] = (12,)  # per-pixel 1x1 layers (ReLU)
+    synthesis_residual: int = 2          # 3x3 residual convs at output width
+
+    def __post_init__(self):
+        checks = [
+            (1 <= self.n_levels <= 12, "n_levels must be in 1..12"),
+            (1 <= self.latent_channels <= 4, "latent_channels must be in 1..4"),
+            (1 <= self.arm_context <= 24, "arm_context must be in 1..24"),
+            (len(self.arm_hidden) <= 4 and all(1 <= w <= 64 for w in self.arm_hidden),
+             "arm_hidden: at most 4 layers of width 1..64"),
+            (self.upsampling_taps in (4, 8), "upsampling_taps must be 4 or 8"),
+            (len(self.synthesis_hidden) <= 4 and all(1 <= w <= 96 for w in self.synthesis_hidden),
+             "synthesis_hidden: at most 4 layers of width 1..96"),
+            (0 <= self.synthesis_residual <= 4, "synthesis_residual must be in 0..4"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise InrcodecError(f"invalid architecture: {message}")
+
+    @property
+    def latent_planes(self) -> int:
+        """Channels entering the synthesis: every grid upsampled to full size."""
+        return self.n_levels * self.latent_channels
+
+    def to_fields(self) -> list[int]:
+        """Flat integer list for the header (see bitstream.py)."""
+        return [self.n_levels, self.latent_channels, self.arm_context,
+                len(self.arm_hidden), *self.arm_hidden, self.upsampling_taps,
+                len(self.synthesis_hidden), *self.synthesis_hidden, self.synthesis_residual]
+
+    @classmethod
+    def from_fields(cls, next_int) -> "Architecture":
+        """Inverse of to_fields; `next_int()` yields the header's integers one by one."""
+        n_levels, channels, context = next_int(), next_int(), next_int()
+        n_arm = next_int()
+        if n_arm > 4:
+            raise InrcodecError("corrupt header: too many ARM layers")
+        arm_hidden = tuple(next_int() for _ in range(n_arm))
+        taps = next_int()
+        n_syn = next_int()
+        if n_syn > 4:
+            raise InrcodecError("corrupt header: too many synthesis layers")
+        syn_hidden = tuple(next_int() for _ in range(n_syn))
+        return cls(n_levels, channels, context, arm_hidden, taps, syn_hidden, next_int())
+
+    def describe(self) -> dict:
+        d = asdict(self)
+        d["arm_hidden"] = list(self.arm_hidden)
+        d["synthesis_hidden"] = list(self.synthesis_hidden)
+        return d
+
+
+# Presets: ordered from cheapest to richest decoder. MACs/pixel are computed by complexity.py and
+# reported by `inrcodec profile`; the comments are what each buys, from the RD benchmark.
+PRESETS: dict[str, Architecture] = {
+    "lowest": Architecture(n_levels=7, arm_context=8, arm_hidden=(8,),
+                           synthesis_hidden=(8,), synthesis_residual=1),
+    "low": Architecture(n_levels=7, arm_context=12, arm_hidden=(8,),
+                        synthesis_hidden=(12,), synthesis_residual=2),
+    "medium": Architecture(n_levels=7, arm_context=16, arm_hidden=(16, 16),
+                           synthesis_hidden=(24,), synthesis_residual=2),
+    "high": Architecture(n_levels=7, arm_context=24, arm_hidden=(24, 24),
+                         synthesis_hidden=(40,), synthesis_residual=2),
+}
+DEFAULT_PRESET = "low"
+PRESET_IDS = {name: i for i, name in enumerate(PRESETS)}  # stored in the header for `info`
+
+
+def preset(name: str) -> Architecture:
+    if name not in PRESETS:
+        raise InrcodecError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})")
+    return PRESETS[name]

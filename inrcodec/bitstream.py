@@ -1,0 +1,110 @@
+"""The .inr container: magic, format version, mode, a length-prefixed header, sections, CRC32.
+
+    b"INR" | version u8 | mode u8 | varint len(header) | header | varint n | n x varint len |
+    sections ... | CRC32 (u32 little-endian, over everything before it)
+
+The container knows nothing about models; each mode (image, ...) parses its own header. All sizes
+are LEB128 varints so a small image's header costs a few dozen bytes.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+from .errors import InrcodecError
+
+MAGIC = b"INR"
+FORMAT_VERSION = 1
+MODE_IMAGE = 0
+MODE_NAMES = {MODE_IMAGE: "image"}
+MAX_SECTIONS = 64
+
+
+def write_varint(value: int) -> bytes:
+    if value < 0:
+        raise ValueError("varints are unsigned")
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+class Reader:
+    """Bounds-checked reads: any overrun is a truncated/corrupt file, never an IndexError."""
+
+    def __init__(self, data: bytes, what: str = "bitstream"):
+        self.data, self.pos, self.what = data, 0, what
+
+    def take(self, n: int) -> bytes:
+        if n < 0 or self.pos + n > len(self.data):
+            raise InrcodecError(f"truncated or corrupt {self.what}")
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return chunk
+
+    def varint(self) -> int:
+        value, shift = 0, 0
+        while True:
+            byte = self.take(1)[0]
+            value |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return value
+            shift += 7
+            if shift > 63:
+                raise InrcodecError(f"corrupt {self.what}: oversized integer")
+
+    def at_end(self) -> bool:
+        return self.pos == len(self.data)
+
+
+@dataclass
+class Container:
+    version: int
+    mode: int
+    header: bytes
+    sections: list[bytes]
+
+
+def pack(mode: int, header: bytes, sections: list[bytes]) -> bytes:
+    body = bytearray(MAGIC)
+    body += bytes([FORMAT_VERSION, mode])
+    body += write_varint(len(header)) + header
+    body += write_varint(len(sections))
+    for s in sections:
+        body += write_varint(len(s))
+    for s in sections:
+        body += s
+    return bytes(body) + struct.pack("<I", zlib.crc32(body))
+
+
+def unpack(data: bytes) -> Container:
+    if len(data) < len(MAGIC) or data[:len(MAGIC)] != MAGIC:
+        raise InrcodecError("not an inrcodec file (bad magic bytes)")
+    if len(data) < len(MAGIC) + 2 + 4:
+        raise InrcodecError("truncated inrcodec file")
+    version = data[len(MAGIC)]
+    if version != FORMAT_VERSION:
+        raise InrcodecError(f"unsupported format version {version} (this build reads {FORMAT_VERSION})")
+    body, crc = data[:-4], struct.unpack("<I", data[-4:])[0]
+    if zlib.crc32(body) != crc:
+        raise InrcodecError("corrupt or truncated inrcodec file (CRC mismatch)")
+    r = Reader(body)
+    r.take(len(MAGIC) + 1)
+    mode = r.take(1)[0]
+    if mode not in MODE_NAMES:
+        raise InrcodecError(f"unknown coding mode {mode}")
+    header = r.take(r.varint())
+    n = r.varint()
+    if n > MAX_SECTIONS:
+        raise InrcodecError("corrupt inrcodec file: too many sections")
+    lengths = [r.varint() for _ in range(n)]
+    sections = [r.take(length) for length in lengths]
+    if not r.at_end():
+        raise InrcodecError("corrupt inrcodec file: trailing bytes")
+    return Container(version, mode, header, sections)

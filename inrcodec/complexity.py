@@ -1,0 +1,45 @@
+"""Decode cost in multiply-accumulates (MACs) per pixel, from an Architecture and an image size.
+
+Counts exactly the multiplies the decoder performs (padding included), so tests can check it
+against torch.utils.flop_counter on the float decoder. Biases, activations, clamps and the entropy
+decoder itself are not MACs and are not counted. The per-pixel figure depends slightly on the size:
+grids are ceil(H/2^l) and padded, so small or odd sizes cost a little more per pixel.
+"""
+from __future__ import annotations
+
+from .arch import Architecture
+from .model.latents import grid_sizes
+
+DEFAULT_PROFILE_SIZE = (512, 768)   # Kodak
+
+
+def macs(arch: Architecture, height: int, width: int, channels: int = 3) -> dict[str, int]:
+    """Total MACs by component for decoding one image."""
+    n_latents = sum(h * w for h, w in grid_sizes(arch, height, width))
+    widths = [arch.arm_context, *arch.arm_hidden, 2]
+    arm = n_latents * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+
+    taps, pad = arch.upsampling_taps, arch.upsampling_taps // 4
+    c = arch.latent_channels
+    levels = [grid_sizes(arch, height, width)[k * c] for k in range(arch.n_levels)]
+    upsampling = 0
+    for lvl in range(arch.n_levels - 2, -1, -1):
+        n = (arch.n_levels - 1 - lvl) * c          # channels being upsampled at this stage
+        a, b = levels[lvl + 1]
+        upsampling += n * (a + 2 * pad) * (b + 2 * pad) * taps        # horizontal pass
+        upsampling += n * (a + 2 * pad) * (2 * b) * taps              # vertical pass
+        # (the horizontal pass outputs exactly 2b columns; the vertical pass then runs on all
+        #  a + 2*pad padded rows of them; test_complexity checks this against FlopCounterMode)
+    pixels = height * width
+    syn_widths = [arch.latent_planes, *arch.synthesis_hidden, channels]
+    synthesis = pixels * sum(a * b for a, b in zip(syn_widths[:-1], syn_widths[1:]))
+    synthesis += pixels * arch.synthesis_residual * 9 * channels * channels
+    return {"arm": arm, "upsampling": upsampling, "synthesis": synthesis}
+
+
+def macs_per_pixel(arch: Architecture, height: int, width: int, channels: int = 3) -> dict[str, float]:
+    parts = macs(arch, height, width, channels)
+    pixels = height * width
+    out = {k: v / pixels for k, v in parts.items()}
+    out["total"] = sum(out.values())
+    return out

@@ -1,0 +1,110 @@
+"""The CPU decode path: bitstream -> integer ARM -> latents -> float synthesis -> uint8 image.
+
+Imports nothing from fit/: decoding needs only the container, the entropy layer and the model's
+float modules (with weights rebuilt from their integers).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import bitstream
+from .entropy import coder
+from .entropy.int_arm import IntArm, IntLayer
+from .entropy.weights import dequantize
+from .errors import InrcodecError
+from .header import ImageHeader
+from .model.latents import LatentLayout
+from .model.params import GROUPS, MODULE_NAMES, build_modules, grouped_parameters
+from .model.render import render
+
+SECTION_NAMES = (*MODULE_NAMES, "latents")
+
+
+@dataclass
+class ParsedFile:
+    header: ImageHeader
+    sections: dict[str, bytes]
+    header_bytes: int
+    total_bytes: int
+
+
+def parse(data: bytes) -> ParsedFile:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InrcodecError("decode expects bytes")
+    data = bytes(data)
+    c = bitstream.unpack(data)
+    if c.mode != bitstream.MODE_IMAGE:
+        raise InrcodecError(f"unsupported mode {bitstream.MODE_NAMES.get(c.mode, c.mode)}")
+    header = ImageHeader.from_bytes(c.header)
+    if len(c.sections) != len(SECTION_NAMES):
+        raise InrcodecError("corrupt inrcodec file: wrong number of sections")
+    sections = dict(zip(SECTION_NAMES, c.sections))
+    payload = sum(len(s) for s in c.sections)
+    return ParsedFile(header, sections, len(data) - payload, len(data))
+
+
+def load_networks(header: ImageHeader, sections: dict[str, bytes]):
+    """Decode every module's integer weights; return (float modules, integer ARM)."""
+    modules = build_modules(header.arch, header.channels)
+    int_groups = {}
+    for name in MODULE_NAMES:
+        groups = grouped_parameters(modules[name])
+        specs = []
+        for g in GROUPS:
+            n = sum(p.numel() for _, p in groups[g])
+            specs.append(((n,), header.quant[(name, g)][1]))
+        try:
+            decoded = coder.decode_weight_groups(sections[name], specs)
+        except InrcodecError:
+            raise
+        except Exception as exc:  # constriction rejects garbage in its own ways
+            raise InrcodecError(f"corrupt {name} section ({exc})") from None
+        for g, flat in zip(GROUPS, decoded):
+            step = header.quant[(name, g)][0]
+            offset = 0
+            for pname, p in groups[g]:
+                ints = flat[offset:offset + p.numel()].reshape(p.shape)
+                offset += p.numel()
+                int_groups[(name, pname)] = ints
+                with torch.no_grad():
+                    p.copy_(torch.from_numpy(dequantize(ints, step)).to(p.dtype))
+    return modules, int_arm_from(modules["arm"], header, int_groups)
+
+
+def int_arm_from(arm, header: ImageHeader, int_groups) -> IntArm:
+    ws = header.quant[("arm", "weight")][0]
+    bs = header.quant[("arm", "bias")][0]
+    layers = [IntLayer(int_groups[("arm", f"layers.{k}.weight")],
+                       int_groups[("arm", f"layers.{k}.bias")], ws, bs)
+              for k in range(len(arm.layers))]
+    return IntArm(layers)
+
+
+def decode_latent_buffer(parsed: ParsedFile):
+    h = parsed.header
+    layout = LatentLayout(h.arch, h.height, h.width)
+    modules, int_arm = load_networks(h, parsed.sections)
+    try:
+        buffer = coder.decode_latents(layout, int_arm, parsed.sections["latents"])
+    except Exception as exc:
+        raise InrcodecError(f"corrupt latent section ({exc})") from None
+    return layout, modules, buffer
+
+
+def to_uint8(image: torch.Tensor) -> np.ndarray:
+    """[1, C, H, W] float in [0, 1] -> [H, W, C] uint8."""
+    x = (image[0].clamp(0, 1) * 255).round().to(torch.uint8)
+    return x.permute(1, 2, 0).contiguous().numpy()
+
+
+@torch.no_grad()
+def decode(data: bytes) -> np.ndarray:
+    """Bytes of an .inr file -> uint8 image [H, W, C] (C = 1 or 3)."""
+    parsed = parse(data)
+    layout, modules, buffer = decode_latent_buffer(parsed)
+    image = render(layout, modules["upsampling"], modules["synthesis"],
+                   torch.from_numpy(buffer).to(torch.float32))
+    return to_uint8(image)

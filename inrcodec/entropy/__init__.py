@@ -1,0 +1,1 @@
+"""Entropy coding: bit-exact probability parameters, the integer ARM and constriction wrappers."""

@@ -1,0 +1,91 @@
+"""constriction wrappers: integer weights and latents in, bytes out (and back).
+
+Latents are coded in wavefront order (model/latents.py): the encoder codes them in one call; the
+decoder runs one vectorised integer-ARM evaluation and one constriction call per wavefront step.
+"""
+from __future__ import annotations
+
+import numpy as np
+import constriction
+
+from ..errors import InrcodecError
+from ..model.latents import LatentLayout
+from .int_arm import IntArm
+from .laplace import LATENT_MAX, MU_BITS, SCALES, WEIGHT_MAX, WEIGHT_SCALES
+
+_LATENT_FAMILY = constriction.stream.model.QuantizedLaplace(-LATENT_MAX, LATENT_MAX)
+_WEIGHT_FAMILY = constriction.stream.model.QuantizedLaplace(-WEIGHT_MAX, WEIGHT_MAX)
+_MU_UNIT = 1.0 / (1 << MU_BITS)
+
+
+def _to_bytes(encoder) -> bytes:
+    """Range-coder words as little-endian bytes; trailing zero bytes are implied on decode."""
+    return encoder.get_compressed().astype("<u4").tobytes().rstrip(b"\0")
+
+
+def _decoder(data: bytes):
+    padded = data + b"\0" * ((-len(data)) % 4)
+    return constriction.stream.queue.RangeDecoder(np.frombuffer(padded, "<u4").copy())
+
+
+def encode_weight_groups(groups: list[tuple[np.ndarray, int]]) -> bytes:
+    """groups: (integer weights, weight-scale index) coded one after another in one stream."""
+    enc = constriction.stream.queue.RangeEncoder()
+    for ints, scale_index in groups:
+        if ints.size:
+            if np.abs(ints).max() > WEIGHT_MAX:
+                raise InrcodecError("internal: weight out of codable range")
+            scales = np.full(ints.size, WEIGHT_SCALES[scale_index])
+            enc.encode(ints.ravel().astype(np.int32), _WEIGHT_FAMILY, np.zeros(ints.size), scales)
+    return _to_bytes(enc)
+
+
+def decode_weight_groups(data: bytes, shapes_and_scales: list[tuple[tuple, int]]) -> list[np.ndarray]:
+    dec = _decoder(data)
+    out = []
+    for shape, scale_index in shapes_and_scales:
+        n = int(np.prod(shape))
+        if n == 0:
+            out.append(np.zeros(shape, np.int64))
+            continue
+        vals = dec.decode(_WEIGHT_FAMILY, np.zeros(n), np.full(n, WEIGHT_SCALES[scale_index]))
+        out.append(vals.astype(np.int64).reshape(shape))
+    return out
+
+
+def latent_parameters(layout: LatentLayout, arm: IntArm, buffer: np.ndarray):
+    """Integer (mu, scale index) of every latent, batched: the encoder knows all contexts."""
+    return arm(buffer[layout.ctx_idx])
+
+
+def latent_bits(layout: LatentLayout, arm: IntArm, buffer: np.ndarray) -> float:
+    """Ideal code length in bits of the latents under the coding-time (integer) model."""
+    from .laplace import laplace_bits_np
+    mu, k = latent_parameters(layout, arm, buffer)
+    x = buffer[layout.pos_idx].astype(np.float64)
+    return float(laplace_bits_np(x, mu * _MU_UNIT, SCALES[k]).sum())
+
+
+def encode_latents(layout: LatentLayout, arm: IntArm, buffer: np.ndarray) -> bytes:
+    """buffer: the flat padded int64 latent buffer (padding zero)."""
+    mu, k = latent_parameters(layout, arm, buffer)
+    order, _ = layout.wavefront
+    symbols = buffer[layout.pos_idx][order]
+    if np.abs(symbols).max(initial=0) > LATENT_MAX:
+        raise InrcodecError("internal: latent out of codable range")
+    enc = constriction.stream.queue.RangeEncoder()
+    enc.encode(symbols.astype(np.int32), _LATENT_FAMILY, mu[order] * _MU_UNIT, SCALES[k[order]])
+    return _to_bytes(enc)
+
+
+def decode_latents(layout: LatentLayout, arm: IntArm, data: bytes) -> np.ndarray:
+    """Wavefront decode: each step's contexts are complete before the step starts."""
+    dec = _decoder(data)
+    buffer = np.zeros(layout.buffer_size, np.int64)
+    order, bounds = layout.wavefront
+    pos = layout.pos_idx[order]
+    ctx = layout.ctx_idx[order]
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        mu, k = arm(buffer[ctx[a:b]])
+        buffer[pos[a:b]] = dec.decode(_LATENT_FAMILY, mu * _MU_UNIT, SCALES[k])
+    return buffer

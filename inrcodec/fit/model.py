@@ -1,0 +1,78 @@
+"""The trainable codec: latent buffer + float ARM + upsampling + synthesis, with quantization proxies.
+
+Latents live in one flat padded buffer (model/latents.py); padding stays zero through a mask.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..arch import Architecture
+from ..entropy.laplace import LATENT_MAX
+from ..model.latents import LatentLayout
+from ..model.params import build_modules
+from ..model.render import render
+
+LOG2 = math.log(2.0)
+MIN_PROB = 2.0 ** -16   # a symbol never costs more than 16 bits in the training estimate
+
+
+def soft_round(y: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Differentiable rounding (Agustsson & Theis 2020); -> round(y) as temperature -> 0."""
+    m = torch.floor(y) + 0.5
+    r = y - m
+    return m + 0.5 * torch.tanh(r / temperature) / math.tanh(0.5 / temperature)
+
+
+def laplace_bits(x: torch.Tensor, mu: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
+    """-log2 of the Laplace mass on [x-1/2, x+1/2], written to avoid cancellation in the tails."""
+    inv_s = torch.exp(-log_scale)
+    d = (x - mu).abs()
+    tail = 0.5 * torch.exp(-(d - 0.5).clamp_min(0) * inv_s) * (-torch.expm1(-inv_s))
+    centre = 1 - 0.5 * (torch.exp(-(0.5 - d).clamp_min(0) * inv_s) + torch.exp(-(0.5 + d) * inv_s))
+    p = torch.where(d >= 0.5, tail, centre)
+    return -torch.log(p.clamp_min(MIN_PROB)) / LOG2
+
+
+class FitModel(nn.Module):
+    def __init__(self, arch: Architecture, height: int, width: int, channels: int):
+        super().__init__()
+        self.arch, self.height, self.width, self.channels = arch, height, width, channels
+        self.layout = LatentLayout(arch, height, width)
+        self.latent = nn.Parameter(torch.zeros(self.layout.buffer_size))
+        self.register_buffer("mask", torch.from_numpy(self.layout.valid_mask()).float())
+        self.register_buffer("pos_idx", torch.from_numpy(self.layout.pos_idx))
+        self.register_buffer("ctx_idx", torch.from_numpy(self.layout.ctx_idx))
+        modules = build_modules(arch, channels)
+        self.arm, self.upsampling, self.synthesis = (
+            modules["arm"], modules["upsampling"], modules["synthesis"])
+
+    def network(self, name: str) -> nn.Module:
+        return getattr(self, name)
+
+    def quantized_latents(self, mode: str, temperature: float = 0.3):
+        """(latents seen by the rate model, latents seen by the synthesis)."""
+        y = (self.latent * self.mask).clamp(-LATENT_MAX, LATENT_MAX)
+        if mode == "noise":
+            soft = soft_round(y, temperature)
+            noisy = (soft + (torch.rand_like(y) - 0.5)) * self.mask
+            return noisy, soft_round(noisy, temperature) * self.mask
+        hard = y + (torch.round(y) - y).detach()      # straight-through
+        return hard, hard
+
+    def rate_bits(self, y_rate: torch.Tensor) -> torch.Tensor:
+        mu, log_scale = self.arm(y_rate[self.ctx_idx])
+        return laplace_bits(y_rate[self.pos_idx], mu, log_scale).sum()
+
+    def forward(self, mode: str, temperature: float = 0.3):
+        """(image [1,C,H,W], total latent bits) under the given quantization proxy."""
+        y_rate, y_syn = self.quantized_latents(mode, temperature)
+        image = render(self.layout, self.upsampling, self.synthesis, y_syn)
+        return image, self.rate_bits(y_rate)
+
+    def integer_latents(self) -> torch.Tensor:
+        with torch.no_grad():
+            y = (self.latent * self.mask).clamp(-LATENT_MAX, LATENT_MAX)
+            return torch.round(y).to(torch.int64)

@@ -1,0 +1,111 @@
+"""Choose a quantization step per module and tensor group on the real RD cost.
+
+Synthesis and upsampling steps are scored by rendering with the quantized weights (via
+torch.func.functional_call, no module mutation); ARM steps by the exact code length of the latents
+under the integer ARM that the decoder will run. Each group's weights are charged their Laplace
+code length at the best scale index.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.func import functional_call
+
+from ..entropy.coder import latent_bits
+from ..entropy.int_arm import IntArm, IntLayer
+from ..entropy.laplace import WEIGHT_SCALES, best_weight_scale_index, laplace_bits_np
+from ..entropy.weights import N_STEPS, dequantize, quantize
+from ..model.params import GROUPS, grouped_parameters
+from ..model.render import render
+from .model import FitModel
+
+COARSE = range(2, N_STEPS, 4)   # 1/2 ... 2^-13, every 4th step; then refined around the best
+
+
+def group_bits(ints: np.ndarray) -> tuple[float, int]:
+    k = best_weight_scale_index(ints)
+    return float(laplace_bits_np(ints.astype(np.float64), 0.0, WEIGHT_SCALES[k]).sum()), k
+
+
+def _flat(params) -> np.ndarray:
+    if not params:
+        return np.zeros(0)
+    return np.concatenate([p.detach().cpu().double().numpy().ravel() for _, p in params])
+
+
+def _search(cost_of) -> int:
+    coarse = {s: cost_of(s) for s in COARSE}
+    best = min(coarse, key=coarse.get)
+    fine = {s: cost_of(s) for s in range(max(best - 3, 0), min(best + 4, N_STEPS))}
+    fine.update(coarse)
+    return min(fine, key=fine.get)
+
+
+@torch.no_grad()
+def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float):
+    """Returns (quant {(module, group): (step, scale)}, ints {(module, param name): int array})."""
+    n_pixels = model.height * model.width
+    device = target.device
+    y_int = model.integer_latents()
+    buffer_np = y_int.cpu().numpy()
+    y_float = y_int.to(torch.float32)
+    quant, ints = {}, {}
+    overrides: dict[str, dict[str, torch.Tensor]] = {"upsampling": {}, "synthesis": {}}
+
+    def mse_with(name: str, extra: dict[str, torch.Tensor]) -> float:
+        params = {**overrides[name], **extra}
+        other = "synthesis" if name == "upsampling" else "upsampling"
+
+        def call(module_name, module):
+            p = params if module_name == name else overrides[other]
+            return lambda x: functional_call(module, p, (x,), strict=False)
+        image = render(model.layout, call("upsampling", model.upsampling),
+                       call("synthesis", model.synthesis), y_float)
+        return torch.mean((image - target) ** 2).item()
+
+    def quantized_tensors(params, step):
+        out = {}
+        for pname, p in params:
+            q = quantize(p.detach().cpu().numpy(), step)
+            out[pname] = torch.from_numpy(dequantize(q, step)).to(p.dtype).to(device)
+        return out
+
+    for name in ("synthesis", "upsampling"):
+        groups = grouped_parameters(model.network(name))
+        for g in GROUPS:
+            params = groups[g]
+            if not params:
+                quant[(name, g)] = (0, 0)
+                continue
+            flat = _flat(params)
+
+            def cost(step, params=params, flat=flat, name=name):
+                bits, _ = group_bits(quantize(flat, step))
+                return mse_with(name, quantized_tensors(params, step)) + lmbda * bits / n_pixels
+            step = _search(cost)
+            overrides[name].update(quantized_tensors(params, step))
+            quant[(name, g)] = (step, group_bits(quantize(flat, step))[1])
+            for pname, p in params:
+                ints[(name, pname)] = quantize(p.detach().cpu().numpy(), step)
+
+    arm_groups = grouped_parameters(model.arm)
+    n_layers = len(model.arm.layers)
+    steps = {"weight": 40, "bias": 40}
+
+    def arm_cost(ws, bs):
+        layers = [IntLayer(quantize(model.arm.layers[k].weight.cpu().numpy(), ws),
+                           quantize(model.arm.layers[k].bias.cpu().numpy(), bs), ws, bs)
+                  for k in range(n_layers)]
+        bits = latent_bits(model.layout, IntArm(layers), buffer_np)
+        bits += group_bits(quantize(_flat(arm_groups["weight"]), ws))[0]
+        bits += group_bits(quantize(_flat(arm_groups["bias"]), bs))[0]
+        return lmbda * bits / n_pixels
+
+    steps["weight"] = _search(lambda s: arm_cost(s, steps["bias"]))
+    steps["bias"] = _search(lambda s: arm_cost(steps["weight"], s))
+    for g in GROUPS:
+        step = steps[g]
+        quant[("arm", g)] = (step, group_bits(quantize(_flat(arm_groups[g]), step))[1])
+        for pname, p in arm_groups[g]:
+            ints[("arm", pname)] = quantize(p.detach().cpu().numpy(), step)
+    return quant, ints, buffer_np

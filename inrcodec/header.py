@@ -1,0 +1,56 @@
+"""The image-mode header: size, channels, architecture, quantization steps and weight scales."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .arch import PRESET_IDS, PRESETS, Architecture
+from .bitstream import Reader, write_varint
+from .entropy.laplace import WEIGHT_SCALES
+from .entropy.weights import N_STEPS
+from .errors import InrcodecError
+from .model.params import GROUPS, MODULE_NAMES
+
+MAX_SIDE = 1 << 15
+MAX_PIXELS = 1 << 27   # ~134 Mpx: anything larger is refused before allocating
+
+
+@dataclass
+class ImageHeader:
+    height: int
+    width: int
+    channels: int
+    arch: Architecture
+    preset: str | None
+    # (module, group) -> (step index, Laplace scale index)
+    quant: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+
+    def to_bytes(self) -> bytes:
+        preset_code = PRESET_IDS[self.preset] + 1 if self.preset else 0
+        ints = [self.height, self.width, self.channels, preset_code, *self.arch.to_fields()]
+        for m in MODULE_NAMES:
+            for g in GROUPS:
+                ints += list(self.quant[(m, g)])
+        return b"".join(write_varint(v) for v in ints)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "ImageHeader":
+        r = Reader(data, "header")
+        height, width, channels, preset_code = r.varint(), r.varint(), r.varint(), r.varint()
+        if not (1 <= height <= MAX_SIDE and 1 <= width <= MAX_SIDE and height * width <= MAX_PIXELS):
+            raise InrcodecError(f"corrupt header: implausible image size {width}x{height}")
+        if channels not in (1, 3):
+            raise InrcodecError(f"corrupt header: {channels} channels")
+        if preset_code > len(PRESETS):
+            raise InrcodecError("corrupt header: unknown preset")
+        preset = list(PRESETS)[preset_code - 1] if preset_code else None
+        arch = Architecture.from_fields(r.varint)
+        quant = {}
+        for m in MODULE_NAMES:
+            for g in GROUPS:
+                step, scale = r.varint(), r.varint()
+                if step >= N_STEPS or scale >= len(WEIGHT_SCALES):
+                    raise InrcodecError("corrupt header: quantization parameters out of range")
+                quant[(m, g)] = (step, scale)
+        if not r.at_end():
+            raise InrcodecError("corrupt header: trailing bytes")
+        return cls(height, width, channels, arch, preset, quant)

@@ -1,0 +1,29 @@
+"""Float ARM: a small MLP from a latent's causal neighbours to Laplace (mu, log_scale).
+
+Only used while fitting (and in tests as the reference for the integer ARM). At coding time the
+same weights run in fixed point in entropy/int_arm.py.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..arch import Architecture
+from ..entropy.laplace import LOG_SCALE_MAX, LOG_SCALE_MIN
+
+
+class Arm(nn.Module):
+    def __init__(self, arch: Architecture):
+        super().__init__()
+        widths = [arch.arm_context, *arch.arm_hidden, 2]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        with torch.no_grad():
+            self.layers[-1].weight.mul_(0.1)
+            self.layers[-1].bias.zero_()
+
+    def forward(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = context
+        for layer in self.layers[:-1]:
+            x = torch.relu(layer(x))
+        out = self.layers[-1](x)
+        return out[:, 0], out[:, 1].clamp(LOG_SCALE_MIN, LOG_SCALE_MAX)

@@ -1,0 +1,53 @@
+"""Upsampling of the coarser grids to full resolution.
+
+One learned symmetric separable x2 kernel (half-pixel aligned transposed convolution, initialised
+as bicubic for 8 taps or bilinear for 4), applied level by level from the coarsest grid: upsample,
+crop to the next grid's size (odd sizes are fine), stack that grid on top, repeat.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _cubic(d: float, a: float = -0.5) -> float:
+    d = abs(d)
+    if d <= 1:
+        return (a + 2) * d ** 3 - (a + 3) * d ** 2 + 1
+    return a * d ** 3 - 5 * a * d ** 2 + 8 * a * d - 4 * a
+
+
+def initial_half_kernel(taps: int) -> list[float]:
+    """Outer-to-centre half of the symmetric kernel."""
+    if taps == 8:
+        return [_cubic(1.75), _cubic(1.25), _cubic(0.75), _cubic(0.25)]
+    return [0.25, 0.75]
+
+
+class Upsampling(nn.Module):
+    def __init__(self, taps: int):
+        super().__init__()
+        self.taps = taps
+        self.half_kernel = nn.Parameter(torch.tensor(initial_half_kernel(taps)))
+
+    def kernel(self) -> torch.Tensor:
+        return torch.cat([self.half_kernel, self.half_kernel.flip(0)])
+
+    def up2(self, x: torch.Tensor, h: int, w: int, kernel: torch.Tensor) -> torch.Tensor:
+        """x: [n, 1, a, b] -> [n, 1, h, w] with h <= 2a, w <= 2b."""
+        pad = self.taps // 4
+        crop = self.taps // 2 - 1 + 2 * pad
+        x = F.pad(x, (pad, pad, pad, pad), mode="replicate")
+        x = F.conv_transpose2d(x, kernel.view(1, 1, 1, -1), stride=(1, 2), padding=(0, crop))
+        x = F.conv_transpose2d(x, kernel.view(1, 1, -1, 1), stride=(2, 1), padding=(crop, 0))
+        return x[:, :, :h, :w]
+
+    def forward(self, grids: list[torch.Tensor]) -> torch.Tensor:
+        """grids: per level [C, h_l, w_l], finest first. Returns [1, levels*C, H, W]."""
+        kernel = self.kernel()
+        x = grids[-1].unsqueeze(1)
+        for g in reversed(grids[:-1]):
+            x = self.up2(x, g.shape[-2], g.shape[-1], kernel)
+            x = torch.cat([g.unsqueeze(1), x], dim=0)
+        return x.transpose(0, 1)
