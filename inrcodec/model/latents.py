@@ -90,10 +90,14 @@ class LatentLayout:
     @cached_property
     def ctx_idx(self) -> np.ndarray:
         """[n_latents, arm_context] flat indices of each latent's causal neighbours."""
-        strides = np.concatenate([np.full(g.h * g.w, g.stride) for g in self.grids])
-        dy = np.array([o[0] for o in self.offsets])
-        dx = np.array([o[1] for o in self.offsets])
-        return self.pos_idx[:, None] + strides[:, None] * dy[None, :] + dx[None, :]
+        parts = []
+        start = 0
+        for g in self.grids:
+            n = g.h * g.w
+            delta = np.array([dy * g.stride + dx for dy, dx in self.offsets], dtype=np.int64)
+            parts.append(self.pos_idx[start:start + n, None] + delta[None, :])
+            start += n
+        return np.concatenate(parts)
 
     @cached_property
     def wavefront(self) -> tuple[np.ndarray, np.ndarray]:

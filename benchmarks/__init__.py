@@ -1,0 +1,1 @@
+"""Codec-independent benchmark tooling (classical codecs, BD metrics, published reference curves)."""
