@@ -23,6 +23,12 @@ def _to_bytes(encoder) -> bytes:
     return encoder.get_compressed().astype("<u4").tobytes().rstrip(b"\0")
 
 
+def _check_consumed(dec) -> None:
+    """Every byte of a section must have been needed: leftovers mean a corrupt or forged file."""
+    if not dec.maybe_exhausted():
+        raise InrcodecError("data left over after the last symbol")
+
+
 def _decoder(data: bytes):
     padded = data + b"\0" * ((-len(data)) % 4)
     return constriction.stream.queue.RangeDecoder(np.frombuffer(padded, "<u4").copy())
@@ -50,6 +56,7 @@ def decode_weight_groups(data: bytes, shapes_and_scales: list[tuple[tuple, int]]
             continue
         vals = dec.decode(_WEIGHT_FAMILY, np.zeros(n), np.full(n, WEIGHT_SCALES[scale_index]))
         out.append(vals.astype(np.int64).reshape(shape))
+    _check_consumed(dec)
     return out
 
 
@@ -93,4 +100,5 @@ def decode_latents(layout: LatentLayout, arm: IntArm, data: bytes) -> np.ndarray
     for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
         mu, k = raw(buffer[ctx[a:b]])
         buffer[pos[a:b]] = decode(_LATENT_FAMILY, mu * _MU_UNIT, SCALES[k.astype(np.intp)])
+    _check_consumed(dec)
     return buffer.astype(np.int64)

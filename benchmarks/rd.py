@@ -1,0 +1,262 @@
+"""Rate-distortion benchmark: inrcodec against classical codecs on the same images, in one run.
+
+    python -m benchmarks.rd --size 128 --iterations 2000 --workers 2 --tag kodak128
+
+Every inrcodec point is a real .inr file, decoded through the real bitstream. Classical codecs are
+swept over quality. Writes benchmarks/results/rd_<tag>.csv (every point), rd_<tag>.md (summary
+with command, versions and machine) and rd_<tag>.png (RD plot) when matplotlib is present.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+KODAK = ROOT.parent / "shared" / "data" / "kodak"
+RESULTS = ROOT / "benchmarks" / "results"
+DEFAULT_IMAGES = ["kodim01", "kodim03", "kodim05", "kodim07", "kodim13", "kodim15", "kodim19",
+                  "kodim23"]
+
+
+def load_crop(name: str, size: int) -> np.ndarray:
+    import imageio.v3 as iio
+    img = iio.imread(KODAK / f"{name}.png")[:, :, :3]
+    if size:
+        h, w = img.shape[:2]
+        img = img[(h - size) // 2:(h - size) // 2 + size, (w - size) // 2:(w - size) // 2 + size]
+    return np.ascontiguousarray(img)
+
+
+def _inrcodec_point(job):
+    """One encode + timed decode, in a worker process pinned to one thread."""
+    import torch
+    torch.set_num_threads(1)
+    import inrcodec
+    from benchmarks.metrics import psnr
+    name, size, lmbda, iterations, preset, seed = job
+    img = load_crop(name, size)
+    data, report = inrcodec.encode_with_report(img, lmbda=lmbda, iterations=iterations,
+                                               preset=preset, seed=seed)
+    start = time.perf_counter()
+    decoded = inrcodec.decode(data)
+    decode_s = time.perf_counter() - start
+    return {"image": name, "codec": f"inrcodec-{preset}", "param": lmbda,
+            "bytes": len(data), "bpp": 8 * len(data) / (img.shape[0] * img.shape[1]),
+            "psnr": psnr(img, decoded), "encode_s": report["encode_seconds"], "decode_s": decode_s,
+            "iterations": iterations, "device": report["device"],
+            "macs_per_pixel": report["macs_per_pixel"]}
+
+
+def classical_points(name: str, size: int, codecs: list[str]) -> list[dict]:
+    from benchmarks.classical import CODECS
+    from benchmarks.metrics import psnr
+    img = load_crop(name, size)
+    rows = []
+    for codec in codecs:
+        fn, qualities = CODECS[codec]
+        for q in qualities:
+            r = fn(img, q)
+            rows.append({"image": name, "codec": codec, "param": q, "bytes": r.nbytes,
+                         "bpp": 8 * r.nbytes / (img.shape[0] * img.shape[1]),
+                         "psnr": psnr(img, r.decoded), "encode_s": r.encode_s,
+                         "decode_s": r.decode_s, "iterations": "", "device": "cpu",
+                         "macs_per_pixel": ""})
+    return rows
+
+
+def psnr_at_bpp(rows: list[dict], bpp: float) -> float:
+    """A codec's PSNR at a given rate, interpolated on log-rate; nan outside its sweep."""
+    pts = sorted((r["bpp"], r["psnr"]) for r in rows)
+    x = np.log([p[0] for p in pts])
+    y = np.array([p[1] for p in pts])
+    if not (x[0] <= np.log(bpp) <= x[-1]):
+        return float("nan")
+    # keep the upper envelope (monotone in rate) before interpolating
+    keep = [0]
+    for i in range(1, len(x)):
+        if y[i] > y[keep[-1]]:
+            keep.append(i)
+    return float(np.interp(np.log(bpp), x[keep], y[keep]))
+
+
+def summarise(rows: list[dict], ours: str, others: list[str]) -> tuple[str, dict]:
+    from benchmarks.bdrate import bd_rate
+    import warnings
+    images = sorted({r["image"] for r in rows})
+    table = {}
+    for codec in others:
+        bds, gaps = [], []
+        for im in images:
+            a = [r for r in rows if r["image"] == im and r["codec"] == codec]
+            t = [r for r in rows if r["image"] == im and r["codec"] == ours]
+            if not a or not t:
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                bds.append(bd_rate([r["bpp"] for r in a], [r["psnr"] for r in a],
+                                   [r["bpp"] for r in t], [r["psnr"] for r in t]))
+            for r in t:
+                gaps.append(r["psnr"] - psnr_at_bpp(a, r["bpp"]))
+        bds_ok = [b for b in bds if np.isfinite(b)]
+        gaps_ok = [g for g in gaps if np.isfinite(g)]
+        table[codec] = {
+            "bd_rate_mean": float(np.mean(bds_ok)) if bds_ok else float("nan"),
+            "bd_rate_images": f"{len(bds_ok)}/{len(bds)}",
+            "dpsnr_at_equal_bpp": float(np.mean(gaps_ok)) if gaps_ok else float("nan"),
+            "dpsnr_points": f"{len(gaps_ok)}/{len(gaps)}",
+        }
+    lines = [f"| {ours} vs | BD-rate (mean over images with overlap) | images | "
+             f"ΔPSNR at {ours}'s rates (dB) | points |", "|---|---:|---:|---:|---:|"]
+    for codec, v in table.items():
+        lines.append(f"| {codec} | {v['bd_rate_mean']:+.1f} % | {v['bd_rate_images']} | "
+                     f"{v['dpsnr_at_equal_bpp']:+.2f} | {v['dpsnr_points']} |")
+    return "\n".join(lines), table
+
+
+def mean_points(rows, codec):
+    """Per parameter value: mean bpp and mean PSNR over images."""
+    out = []
+    for p in sorted({r["param"] for r in rows if r["codec"] == codec}):
+        sel = [r for r in rows if r["codec"] == codec and r["param"] == p]
+        out.append((p, np.mean([r["bpp"] for r in sel]), np.mean([r["psnr"] for r in sel]),
+                    np.mean([r["encode_s"] for r in sel]), np.mean([r["decode_s"] for r in sel])))
+    return out
+
+
+def plot(rows, path, title, codecs):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    from benchmarks.reference import load_reference_curves
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+    for codec in codecs:
+        pts = mean_points(rows, codec)
+        if pts:
+            style = "o-" if codec.startswith("inrcodec") else ".--"
+            axes[0].plot([p[1] for p in pts], [p[2] for p in pts], style, label=codec,
+                         lw=2.5 if codec.startswith("inrcodec") else 1)
+    axes[0].set(xlabel="bpp (mean over images)", ylabel="RGB PSNR (dB)", title=title,
+                xlim=(0, 2.0))
+    axes[0].grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    for name, (bpp, ps, _src) in load_reference_curves().items():
+        axes[1].plot(bpp, ps, ".-", label=name)
+    axes[1].set(xlabel="bpp", ylabel="PSNR (dB)", xlim=(0, 1.6),
+                title="Published full-size Kodak results (NOT measured here)")
+    axes[1].grid(alpha=0.3)
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    return True
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}"
+
+
+def versions() -> str:
+    import importlib.metadata as md
+    names = ["inrcodec", "torch", "numpy", "constriction", "pillow", "pillow_heif",
+             "pillow-jxl-plugin"]
+    out = []
+    for n in names:
+        try:
+            out.append(f"{n} {md.version(n)}")
+        except md.PackageNotFoundError:
+            pass
+    return ", ".join(out) + f", Python {platform.python_version()}"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", default=",".join(DEFAULT_IMAGES))
+    ap.add_argument("--size", type=int, default=128, help="centre crop side (0 = full image)")
+    ap.add_argument("--lmbdas", default="0.016,0.004,0.001,0.00025")
+    ap.add_argument("--iterations", type=int, default=2000)
+    ap.add_argument("--preset", default="low")
+    ap.add_argument("--codecs", default="jpeg,webp,avif,avif420,heic,jxl")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tag", default=None)
+    args = ap.parse_args(argv)
+    command = "python -m benchmarks.rd " + " ".join(sys.argv[1:] if argv is None else argv)
+    from benchmarks.classical import available_codecs
+    avail = available_codecs()
+    codecs = [c for c in args.codecs.split(",") if avail.get(c, (False,))[0]]
+    skipped = {c: avail.get(c, (False, "unknown codec"))[1] for c in args.codecs.split(",")
+               if c not in codecs}
+    images = args.images.split(",")
+    lmbdas = [float(x) for x in args.lmbdas.split(",")]
+    tag = args.tag or f"kodak{args.size or 'full'}_{args.preset}_{args.iterations}it"
+    jobs = [(im, args.size, lm, args.iterations, args.preset, args.seed)
+            for im in images for lm in lmbdas]
+    start = time.time()
+    rows = []
+    from tqdm import tqdm
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        futures = [pool.submit(_inrcodec_point, j) for j in jobs]
+        for im in images:                      # classical sweeps run while the fits run
+            rows += classical_points(im, args.size, codecs)
+        for f in tqdm(futures, desc="inrcodec fits", unit="fit"):
+            rows.append(f.result())
+    ours = f"inrcodec-{args.preset}"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    fields = ["image", "codec", "param", "bytes", "bpp", "psnr", "encode_s", "decode_s",
+              "iterations", "device", "macs_per_pixel"]
+    with open(RESULTS / f"rd_{tag}.csv", "w", newline="") as f:
+        f.write(f"# command: {command}\n")
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+    table, summary = summarise(rows, ours, codecs)
+    crop = f"{args.size}x{args.size} centre crops" if args.size else "full images"
+    md = [f"# RD benchmark: {tag}", "",
+          f"Command: `{command}`  ", f"Machine: {machine()}  ", f"Versions: {versions()}  ",
+          f"Wall time: {time.time() - start:.0f} s", "",
+          f"Images: Kodak {', '.join(images)} ({crop}). inrcodec preset `{args.preset}`, "
+          f"{args.iterations} iterations, λ ∈ {lmbdas}, on CPU; every point is a real file "
+          f"decoded through the bitstream. PSNR on RGB (8-bit, peak 255).", ""]
+    if skipped:
+        md += ["Skipped codecs: " + "; ".join(f"{k} ({v})" for k, v in skipped.items()), ""]
+    md += ["## Against each codec (negative BD-rate = inrcodec needs fewer bits)", "", table, "",
+           "BD-rate: Bjøntegaard, log-rate vs PSNR, piecewise-cubic (PCHIP), over the overlapping "
+           "PSNR range, per image, then averaged over the images where the curves overlap. "
+           "ΔPSNR: inrcodec's PSNR minus the codec's PSNR interpolated at inrcodec's own rate "
+           "(points outside the codec's sweep are not counted).", "",
+           "## Mean points (over images)", "", "| codec | param | bpp | PSNR (dB) | encode s | decode s |",
+           "|---|---:|---:|---:|---:|---:|"]
+    for codec in [ours, *codecs]:
+        for p, b, ps, es, ds in mean_points(rows, codec):
+            md.append(f"| {codec} | {p} | {b:.3f} | {ps:.2f} | {es:.3f} | {ds:.4f} |")
+    ours_rows = [r for r in rows if r["codec"] == ours]
+    if ours_rows:
+        md += ["", f"inrcodec decoder: {ours_rows[0]['macs_per_pixel']:.0f} MACs/pixel at this size."]
+    if plot(rows, RESULTS / f"rd_{tag}.png", f"Kodak {crop}", [ours, *codecs]):
+        md += ["", f"![RD plot](rd_{tag}.png)"]
+    (RESULTS / f"rd_{tag}.md").write_text("\n".join(md) + "\n")
+    (RESULTS / f"rd_{tag}.json").write_text(json.dumps(summary, indent=1))
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()

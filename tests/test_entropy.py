@@ -1,0 +1,136 @@
+"""The entropy layer: the fixed-point ARM, the Laplace parameter tables and constriction coding."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from inrcodec.arch import PRESETS
+from inrcodec.entropy import coder
+from inrcodec.entropy.int_arm import IntArm, IntLayer
+from inrcodec.entropy.laplace import (LOG_SCALE_MIN, LOG_SCALE_STEPS_PER_NAT, MU_BITS, N_SCALES,
+                                      SCALES, WEIGHT_SCALES, laplace_bits_np)
+from inrcodec.entropy.weights import N_STEPS, dequantize, quantize, step_parts, step_value
+from inrcodec.model.arm import Arm
+from inrcodec.model.latents import LatentLayout
+
+
+def random_int_arm(arch, rng, weight_step=30, bias_step=26):
+    """A float ARM with quantized random weights, and the matching integer ARM."""
+    arm = Arm(arch)
+    layers = []
+    with torch.no_grad():
+        for layer in arm.layers:
+            w = quantize(rng.normal(0, 0.4, layer.weight.shape), weight_step)
+            b = quantize(rng.normal(0, 0.5, layer.bias.shape), bias_step)
+            layer.weight.copy_(torch.from_numpy(dequantize(w, weight_step)))
+            layer.bias.copy_(torch.from_numpy(dequantize(b, bias_step)))
+            layers.append(IntLayer(w, b, weight_step, bias_step))
+    return arm.double(), IntArm(layers)
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_integer_arm_tracks_float_arm(preset):
+    rng = np.random.default_rng(0)
+    arch = PRESETS[preset]
+    arm, int_arm = random_int_arm(arch, rng)
+    ctx = rng.integers(-6, 7, size=(4000, arch.arm_context))
+    mu_i, k_i = int_arm(ctx)
+    with torch.no_grad():
+        mu_f, ls_f = arm(torch.from_numpy(ctx).double())
+    mu_f, ls_f = mu_f.numpy(), ls_f.numpy()
+    # fixed point carries 16 fractional bits per layer; the output grids are 2^-8 and 1/16 nat
+    assert np.max(np.abs(mu_i / 2 ** MU_BITS - np.clip(mu_f, -63, 63))) <= 2 ** -MU_BITS
+    k_f = np.clip((ls_f - LOG_SCALE_MIN) * LOG_SCALE_STEPS_PER_NAT, 0, N_SCALES - 1)
+    assert np.max(np.abs(k_i - k_f)) <= 0.5 + 1e-3
+    assert np.mean(np.abs(k_i - np.round(k_f)) == 0) > 0.99
+
+
+def test_integer_arm_is_independent_of_batching():
+    """BLAS blocks differently for different batch sizes; exact integers must not care."""
+    rng = np.random.default_rng(1)
+    arch = PRESETS["high"]
+    _, int_arm = random_int_arm(arch, rng, weight_step=40)
+    ctx = rng.integers(-63, 64, size=(3001, arch.arm_context))
+    mu, k = int_arm(ctx)
+    parts = [int_arm(ctx[i:i + 7]) for i in range(0, len(ctx), 7)]
+    assert np.array_equal(mu, np.concatenate([p[0] for p in parts]))
+    assert np.array_equal(k, np.concatenate([p[1] for p in parts]))
+    rev = int_arm(ctx[::-1].copy())
+    assert np.array_equal(mu, rev[0][::-1]) and np.array_equal(k, rev[1][::-1])
+
+
+def test_scale_tables_are_far_from_rounding_boundaries():
+    """SCALES/WEIGHT_SCALES are exp()/pow() rounded to a grid; if a value sat near a rounding
+    boundary, a platform's libm could round it the other way and the decoder would drift."""
+    raw = np.exp(LOG_SCALE_MIN + np.arange(N_SCALES) / LOG_SCALE_STEPS_PER_NAT) * 4096
+    assert np.min(np.abs(raw - np.floor(raw) - 0.5)) > 1e-6
+    assert np.allclose(SCALES, np.round(raw) / 4096)
+    raw_w = 2.0 ** (np.arange(len(WEIGHT_SCALES)) / 4.0) * 256
+    frac = np.abs(raw_w - np.floor(raw_w) - 0.5)
+    assert np.min(frac) > 1e-6
+    assert np.all(np.diff(SCALES) > 0) and np.all(SCALES > 0)
+
+
+def test_weight_steps_are_dyadic_and_decreasing():
+    values = [step_value(i) for i in range(N_STEPS)]
+    assert all(a > b for a, b in zip(values, values[1:]))
+    for i in range(N_STEPS):
+        m, q = step_parts(i)
+        assert values[i] == m / 2 ** q and q <= 16
+
+
+@pytest.mark.parametrize("scale_index", [0, 8, 16, 30])
+def test_weight_coding_within_one_percent_of_ideal(scale_index):
+    rng = np.random.default_rng(scale_index)
+    scale = WEIGHT_SCALES[scale_index]
+    x = np.clip(np.round(rng.laplace(0, scale, 50_000)), -32767, 32767).astype(np.int64)
+    data = coder.encode_weight_groups([(x, scale_index)])
+    ideal = laplace_bits_np(x.astype(np.float64), 0.0, scale).sum()
+    assert 8 * len(data) <= ideal * 1.01 + 64
+    assert 8 * len(data) >= ideal * 0.99 - 64          # and not "too good": a real code
+    (back,) = coder.decode_weight_groups(data, [((x.size,), scale_index)])
+    assert np.array_equal(back, x)
+
+
+def test_latent_coding_matches_integer_model_rate():
+    """Latents coded under the integer ARM cost what latent_bits() promises (within 1 %)."""
+    rng = np.random.default_rng(5)
+    arch = PRESETS["low"]
+    layout = LatentLayout(arch, 45, 67)
+    _, int_arm = random_int_arm(arch, rng)
+    buf = np.zeros(layout.buffer_size, np.int64)
+    buf[layout.pos_idx] = np.round(rng.laplace(0, 2.0, layout.n_latents)).astype(np.int64)
+    data = coder.encode_latents(layout, int_arm, buf)
+    ideal = coder.latent_bits(layout, int_arm, buf)
+    assert abs(8 * len(data) - ideal) <= 0.01 * ideal + 64
+    assert np.array_equal(coder.decode_latents(layout, int_arm, data), buf)
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+@pytest.mark.parametrize("size", [(1, 1), (5, 3), (37, 53), (64, 64)])
+def test_wavefront_is_causal(preset, size):
+    """Every context latent is decoded in a strictly earlier wavefront step than its user."""
+    layout = LatentLayout(PRESETS[preset], *size)
+    order, bounds = layout.wavefront
+    step = np.empty(layout.n_latents, np.int64)
+    for t, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+        step[order[a:b]] = t
+    assert sorted(order.tolist()) == list(range(layout.n_latents))
+    step_at = np.full(layout.buffer_size, -1)
+    step_at[layout.pos_idx] = step
+    ctx_step = step_at[layout.ctx_idx]                  # -1 where the context is padding
+    valid = ctx_step >= 0
+    assert np.all(ctx_step[valid] < np.broadcast_to(step[:, None], ctx_step.shape)[valid])
+    # padding really is padding: never another latent's position
+    assert np.all(np.isin(layout.ctx_idx[~valid], layout.pos_idx, invert=True))
+
+
+def test_wavefront_steps_are_few():
+    """The decoder's Python loop runs once per step: it must scale with H + W, not H * W."""
+    layout = LatentLayout(PRESETS["high"], 512, 768)
+    n_steps = len(layout.wavefront[1]) - 1
+    assert n_steps < 768 + layout.slope * 512 + 1
+    assert layout.n_latents / n_steps > 150
