@@ -193,7 +193,7 @@ def main(argv=None):
     ap.add_argument("--size", type=int, default=128, help="centre crop side (0 = full image)")
     ap.add_argument("--lmbdas", default="0.016,0.004,0.001,0.00025")
     ap.add_argument("--iterations", type=int, default=2000)
-    ap.add_argument("--preset", default="low")
+    ap.add_argument("--preset", default="low", help="one preset, or several comma-separated")
     ap.add_argument("--codecs", default="jpeg,webp,avif,avif420,heic,jxl")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
@@ -207,9 +207,10 @@ def main(argv=None):
                if c not in codecs}
     images = args.images.split(",")
     lmbdas = [float(x) for x in args.lmbdas.split(",")]
-    tag = args.tag or f"kodak{args.size or 'full'}_{args.preset}_{args.iterations}it"
-    jobs = [(im, args.size, lm, args.iterations, args.preset, args.seed)
-            for im in images for lm in lmbdas]
+    tag = args.tag or f"kodak{args.size or 'full'}_{args.preset.replace(',', '-')}_{args.iterations}it"
+    presets = args.preset.split(",")
+    jobs = [(im, args.size, lm, args.iterations, pr, args.seed)
+            for pr in presets for im in images for lm in lmbdas]
     start = time.time()
     rows = []
     from tqdm import tqdm
@@ -219,7 +220,7 @@ def main(argv=None):
             rows += classical_points(im, args.size, codecs)
         for f in tqdm(futures, desc="inrcodec fits", unit="fit"):
             rows.append(f.result())
-    ours = f"inrcodec-{args.preset}"
+    ours_all = [f"inrcodec-{pr}" for pr in presets]
     RESULTS.mkdir(parents=True, exist_ok=True)
     fields = ["image", "codec", "param", "bytes", "bpp", "psnr", "encode_s", "decode_s",
               "iterations", "device", "macs_per_pixel"]
@@ -228,30 +229,35 @@ def main(argv=None):
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         w.writerows(rows)
-    table, summary = summarise(rows, ours, codecs)
+    tables, summary = [], {}
+    for ours in ours_all:
+        table, summary[ours] = summarise(rows, ours, codecs)
+        tables += [table, ""]
     crop = f"{args.size}x{args.size} centre crops" if args.size else "full images"
     md = [f"# RD benchmark: {tag}", "",
           f"Command: `{command}`  ", f"Machine: {machine()}  ", f"Versions: {versions()}  ",
           f"Wall time: {time.time() - start:.0f} s", "",
-          f"Images: Kodak {', '.join(images)} ({crop}). inrcodec preset `{args.preset}`, "
+          f"Images: Kodak {', '.join(images)} ({crop}). inrcodec preset(s) `{args.preset}`, "
           f"{args.iterations} iterations, λ ∈ {lmbdas}, on CPU; every point is a real file "
           f"decoded through the bitstream. PSNR on RGB (8-bit, peak 255).", ""]
     if skipped:
         md += ["Skipped codecs: " + "; ".join(f"{k} ({v})" for k, v in skipped.items()), ""]
-    md += ["## Against each codec (negative BD-rate = inrcodec needs fewer bits)", "", table, "",
+    md += ["## Against each codec (negative BD-rate = inrcodec needs fewer bits)", "", *tables,
            "BD-rate: Bjøntegaard, log-rate vs PSNR, piecewise-cubic (PCHIP), over the overlapping "
            "PSNR range, per image, then averaged over the images where the curves overlap. "
            "ΔPSNR: inrcodec's PSNR minus the codec's PSNR interpolated at inrcodec's own rate "
            "(points outside the codec's sweep are not counted).", "",
            "## Mean points (over images)", "", "| codec | param | bpp | PSNR (dB) | encode s | decode s |",
            "|---|---:|---:|---:|---:|---:|"]
-    for codec in [ours, *codecs]:
+    for codec in [*ours_all, *codecs]:
         for p, b, ps, es, ds in mean_points(rows, codec):
             md.append(f"| {codec} | {p} | {b:.3f} | {ps:.2f} | {es:.3f} | {ds:.4f} |")
-    ours_rows = [r for r in rows if r["codec"] == ours]
-    if ours_rows:
-        md += ["", f"inrcodec decoder: {ours_rows[0]['macs_per_pixel']:.0f} MACs/pixel at this size."]
-    if plot(rows, RESULTS / f"rd_{tag}.png", f"Kodak {crop}", [ours, *codecs]):
+    md.append("")
+    for ours in ours_all:
+        ours_rows = [r for r in rows if r["codec"] == ours]
+        if ours_rows:
+            md.append(f"{ours} decoder: {ours_rows[0]['macs_per_pixel']:.0f} MACs/pixel at this size.  ")
+    if plot(rows, RESULTS / f"rd_{tag}.png", f"Kodak {crop}", [*ours_all, *codecs]):
         md += ["", f"![RD plot](rd_{tag}.png)"]
     (RESULTS / f"rd_{tag}.md").write_text("\n".join(md) + "\n")
     (RESULTS / f"rd_{tag}.json").write_text(json.dumps(summary, indent=1))

@@ -53,7 +53,7 @@ def _size(text: str) -> tuple[int, int]:
 
 def build_parser() -> argparse.ArgumentParser:
     from .arch import DEFAULT_PRESET, PRESETS
-    from .encode import DEFAULT_LMBDA
+    from .defaults import DEFAULT_LMBDA
 
     p = _Parser(prog="inrcodec", description="Overfitted neural image codec.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -96,7 +96,7 @@ def _default_output(inp: str, suffix: str) -> str:
 
 def cmd_encode(args) -> int:
     from . import io
-    from .encode import encode_with_report
+    from .encoder import encode_with_report
 
     output = args.output or _default_output(args.input, ".inr")
     if Path(output).resolve() == Path(args.input).resolve():

@@ -175,3 +175,13 @@ def test_real_entry_point_error_is_one_line(tmp_path):
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 1
     assert r.stderr.strip() == f"inrcodec: error: {tmp_path / 'nope.inr'}: no such file"
+
+
+def test_decode_path_does_not_import_the_encoder(inr, tmp_path):
+    """Decoding must not load training code (inrcodec.fit) or the encoder."""
+    code = ("import sys; from inrcodec.cli import main; "
+            f"rc = main(['decode', {str(inr)!r}, '-o', {str(tmp_path / 'd.png')!r}]); "
+            "bad = [m for m in sys.modules if m.startswith(('inrcodec.fit', 'inrcodec.encoder'))]; "
+            "print(rc, bad)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.stdout.strip() == "0 []", r.stdout + r.stderr

@@ -128,9 +128,13 @@ def test_wavefront_is_causal(preset, size):
     assert np.all(np.isin(layout.ctx_idx[~valid], layout.pos_idx, invert=True))
 
 
-def test_wavefront_steps_are_few():
-    """The decoder's Python loop runs once per step: it must scale with H + W, not H * W."""
-    layout = LatentLayout(PRESETS["high"], 512, 768)
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_wavefront_steps_do_not_grow_with_image_size(preset):
+    """The decoder's Python loop runs once per step: tiles keep the step count bounded."""
+    from inrcodec.model.latents import TILE_COLS, TILE_ROWS
+    layout = LatentLayout(PRESETS[preset], 512, 768)
     n_steps = len(layout.wavefront[1]) - 1
-    assert n_steps < 768 + layout.slope * 512 + 1
-    assert layout.n_latents / n_steps > 150
+    assert n_steps == TILE_COLS + layout.slope * (TILE_ROWS - 1)
+    assert layout.n_latents / n_steps > 1000
+    big = LatentLayout(PRESETS[preset], 2000, 3000)
+    assert len(big.wavefront[1]) - 1 == n_steps

@@ -89,16 +89,19 @@ def decode_latents(layout: LatentLayout, arm: IntArm, data: bytes) -> np.ndarray
     """Wavefront decode: each step's contexts are complete before the step starts.
 
     The hot loop keeps latents in a float64 buffer (integer-valued) so contexts feed the ARM's
-    BLAS matmul without conversions; one ARM call and one constriction call per step.
+    BLAS matmul without conversions; one ARM call and one constriction call per step. Contexts
+    are gathered as `pos + deltas` (one row pitch for all grids), so nothing per-latent is
+    precomputed beyond the coding order.
     """
     dec = _decoder(data)
     buffer = np.zeros(layout.buffer_size, np.float64)
     order, bounds = layout.wavefront
     pos = layout.pos_idx[order]
-    ctx = layout.ctx_idx[order]
-    decode, raw = dec.decode, arm.raw
+    deltas = layout.deltas[None, :]
+    decode, raw, scales = dec.decode, arm.raw, SCALES
     for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-        mu, k = raw(buffer[ctx[a:b]])
-        buffer[pos[a:b]] = decode(_LATENT_FAMILY, mu * _MU_UNIT, SCALES[k.astype(np.intp)])
+        p = pos[a:b]
+        mu, k = raw(buffer[p[:, None] + deltas])
+        buffer[p] = decode(_LATENT_FAMILY, mu, scales[k.astype(np.intp)])
     _check_consumed(dec)
     return buffer.astype(np.int64)

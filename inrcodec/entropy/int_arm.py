@@ -27,7 +27,8 @@ _MU_SHIFT = 2.0 ** (F - MU_BITS)
 _MU_HALF = 2.0 ** (F - MU_BITS - 1)
 _SCALE_SHIFT = 2.0 ** F / LOG_SCALE_STEPS_PER_NAT
 _SCALE_OFFSET = -LOG_SCALE_MIN * 2.0 ** F + _SCALE_SHIFT / 2
-_MU_MAX = float(LATENT_MAX << MU_BITS)
+_OUT_LO = np.array([-float(LATENT_MAX << MU_BITS), 0.0])
+_OUT_HI = np.array([float(LATENT_MAX << MU_BITS), float(N_SCALES - 1)])
 
 
 @dataclass
@@ -37,44 +38,59 @@ class IntLayer:
     weight_step: int        # step index
     bias_step: int
 
-    def prepared(self):
-        """(effective weight^T, 2^-q, fixed-point bias), integer-valued float64 arrays."""
+    def fixed_point(self):
+        """(w*m as float64 [in, out], 2^-q, bias in fixed point): all exact dyadic values."""
         mw, qw = step_parts(self.weight_step)
         mb, qb = step_parts(self.bias_step)
         if np.abs(self.weight).max(initial=0) > WEIGHT_MAX or self.weight.shape[1] > MAX_FAN_IN:
             raise ValueError("ARM layer outside the exact fixed-point range")
-        w_eff = (self.weight.astype(np.float64) * mw).T.copy()
-        bias_fp = self.bias.astype(np.float64) * mb * 2.0 ** (F - qb)
-        return w_eff, 2.0 ** -qw, bias_fp
+        w = (self.weight.astype(np.float64) * mw).T.copy()
+        return w, 2.0 ** -qw, self.bias.astype(np.float64) * mb * 2.0 ** (F - qb)
 
 
 class IntArm:
+    """Layer k computes  a_k = floor(a_{k-1} @ (w*m) * 2^-q) + bias_fp  (then ReLU, capped).
+
+    Scaling by 2^-q is folded into the weights (a power of two: exact), and the last layer's
+    output mapping to the coding grid, floor((a + c) / 2^e), is folded into its weights and bias
+    (floor(floor(x)/n) == floor(x/n) for integer n). Every matmul is then exact; the single bias
+    addition after it rounds at most once, deterministically (IEEE), before the floor.
+    """
+
     def __init__(self, layers: list[IntLayer]):
-        self.layers = [layer.prepared() for layer in layers]
+        self.layers = []
+        n = len(layers)
+        for k, layer in enumerate(layers):
+            w, inv_q, bias = layer.fixed_point()
+            w = w * inv_q
+            if k == 0:
+                w = w * 2.0 ** F        # the first layer sees integer latents, not fixed point
+            if k == n - 1:               # fold the (mu, log-scale) -> grid mapping
+                post = np.array([1.0 / _MU_SHIFT, 1.0 / _SCALE_SHIFT])
+                shift = np.array([_MU_HALF, _SCALE_OFFSET])
+                w, bias = w * post, (bias + shift) * post
+            self.layers.append((w, bias))
+        self._hidden, self._last = self.layers[:-1], self.layers[-1]
+        self._first_is_last = n == 1
 
     def raw(self, context: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """context: [n, N] integer latents (any dtype) -> integer-valued float64
-        (mu in 2^-MU_BITS units, scale index). The decoder's hot loop calls this directly."""
-        (w0, inv_q0, b0), rest = self.layers[0], self.layers[1:]
-        # first layer: integer latents times 2^F, shifted by q <= F, stay integers: no floor needed
-        x = context.astype(np.float64, copy=False) @ (w0 * (inv_q0 * 2.0 ** F))
-        x += b0
-        for w_eff, inv_q, bias_fp in rest:
-            np.maximum(x, 0.0, out=x)                           # ReLU, bounded
-            np.minimum(x, ACTIVATION_LIMIT, out=x)
-            x = np.floor((x @ w_eff) * inv_q)
-            x += bias_fp
-        np.maximum(x, -ACTIVATION_LIMIT, out=x)
-        np.minimum(x, ACTIVATION_LIMIT, out=x)
-        mu = np.floor((x[:, 0] + _MU_HALF) * (1.0 / _MU_SHIFT))
-        np.maximum(mu, -_MU_MAX, out=mu)
-        np.minimum(mu, _MU_MAX, out=mu)
-        idx = np.floor((x[:, 1] + _SCALE_OFFSET) * (1.0 / _SCALE_SHIFT))
-        np.maximum(idx, 0.0, out=idx)
-        np.minimum(idx, N_SCALES - 1, out=idx)
-        return mu, idx
+        """context: [n, N] integer latents (float64 in the decoder's hot loop) ->
+        (mu in latent units (a multiple of 2^-MU_BITS), scale index), both float64."""
+        x = context.astype(np.float64, copy=False)
+        for k, (w, bias) in enumerate(self._hidden):
+            x = x @ w
+            x += bias
+            if k:                        # layer 0 of integer latents is already integer
+                np.floor(x, out=x)
+            np.clip(x, 0.0, ACTIVATION_LIMIT, out=x)       # ReLU, bounded
+        w, bias = self._last
+        x = x @ w
+        x += bias
+        np.floor(x, out=x)
+        np.clip(x, _OUT_LO, _OUT_HI, out=x)
+        return x[:, 0] * (1.0 / (1 << MU_BITS)), x[:, 1]
 
     def __call__(self, context: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """context: [n, N] int latents -> (mu in 2^-MU_BITS units, scale index), both int64."""
         mu, idx = self.raw(context)
-        return mu.astype(np.int64), idx.astype(np.int64)
+        return (mu * (1 << MU_BITS)).astype(np.int64), idx.astype(np.int64)

@@ -7,9 +7,9 @@ from .latents import LatentLayout
 
 
 def level_grids(layout: LatentLayout, buffer: torch.Tensor) -> list[torch.Tensor]:
-    """Per level, a [channels, h, w] tensor (views into the flat buffer, stacked per level)."""
+    """Per level, a [channels, h, w] tensor gathered from the flat buffer."""
     c = layout.arch.latent_channels
-    grids = [layout.grid_view(buffer, i) for i in range(len(layout.grids))]
+    grids = layout.all_grids(buffer)
     return [torch.stack(grids[k:k + c]) for k in range(0, len(grids), c)]
 
 

@@ -26,9 +26,29 @@ class Synthesis(nn.Module):
                 conv.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for layer in self.pointwise[:-1]:
-            x = torch.relu(layer(x))
-        x = self.pointwise[-1](x)
+        """x: [1, planes, H, W]. The 1x1 layers run as [out, in] @ [in, pixels] matrix products
+        (same MACs as 1x1 convolutions, faster on CPU); without autograd they run in chunks of
+        pixels so the wide hidden activations stay in cache instead of streaming through memory."""
+        _, planes, h, w = x.shape
+        flat = x.reshape(planes, h * w)
+        if torch.is_grad_enabled():
+            y = self.pointwise_layers(flat)
+        else:
+            y = torch.empty(self.pointwise[-1].out_channels, h * w, dtype=x.dtype)
+            for start in range(0, h * w, self.CHUNK):
+                y[:, start:start + self.CHUNK] = self.pointwise_layers(flat[:, start:start + self.CHUNK])
+        x = y.view(1, -1, h, w)
         for conv in self.residual:
             x = x + conv(F.pad(torch.relu(x), (1, 1, 1, 1), mode="replicate"))
         return x
+
+    CHUNK = 8192
+
+    def pointwise_layers(self, y: torch.Tensor) -> torch.Tensor:
+        last = len(self.pointwise) - 1
+        for k, layer in enumerate(self.pointwise):
+            weight = layer.weight.view(layer.out_channels, layer.in_channels)
+            y = torch.addmm(layer.bias.unsqueeze(1), weight, y)
+            if k < last:
+                y = torch.relu(y)
+        return y

@@ -9,6 +9,7 @@ import torch
 from . import bitstream
 from .arch import DEFAULT_PRESET, Architecture, preset as get_preset
 from .complexity import macs_per_pixel
+from .defaults import DEFAULT_ITERATIONS, DEFAULT_LMBDA
 from .decode import SECTION_NAMES, decode_latent_buffer, parse, to_uint8
 from .entropy import coder
 from .entropy.int_arm import IntArm, IntLayer
@@ -20,8 +21,6 @@ from .header import MAX_PIXELS, ImageHeader
 from .model.params import GROUPS, MODULE_NAMES, grouped_parameters
 from .model.render import render
 
-DEFAULT_LMBDA = 1e-3
-DEFAULT_ITERATIONS = {"cpu": 2000, "cuda": 10000}
 MAX_ITERATIONS = 10_000_000
 
 

@@ -1,0 +1,147 @@
+"""Decode speed on one CPU core, per preset, on Kodak-size (768x512) files.
+
+    python -m benchmarks.decode_speed --image kodim01 --iterations 100
+
+For each preset: encode the full Kodak image (a short fit: decode cost does not depend on how long
+the encoder fitted; the files' rates are in the table), then decode it in a fresh process pinned
+to one thread (torch, OpenMP and BLAS), under /usr/bin/time -v for the peak resident memory. The
+worker times the decode (best of --repeats after one warm-up) and a float32 matmul on the same core
+in the same process, and reports the decoder's MAC rate as a percentage of the matmul's.
+Writes benchmarks/results/decode_speed.md with the command, machine and versions.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def matmul_macs_per_second(n: int = 512, repeats: int = 20) -> float:
+    """Best-case float32 MAC rate of this core: a square matmul, best of `repeats`."""
+    import torch
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return n ** 3 / best
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def worker(path: str, repeats: int) -> None:
+    """Runs in the measured process: decode timing, stage split, matmul reference; JSON on stdout."""
+    import torch
+    torch.set_num_threads(1)
+    import inrcodec
+    from inrcodec.complexity import macs_per_pixel
+    from inrcodec.decode import decode_latent_buffer, parse
+    data = Path(path).read_bytes()
+    inrcodec.decode(data)                                   # warm-up
+    total = min(_timed(lambda: inrcodec.decode(data)) for _ in range(repeats))
+    latents = min(_timed(lambda: decode_latent_buffer(parse(data))) for _ in range(repeats))
+    h = parse(data).header
+    mpp = macs_per_pixel(h.arch, h.height, h.width, h.channels)
+    print(json.dumps({"seconds": total, "latent_seconds": latents, "height": h.height,
+                      "width": h.width, "macs_per_pixel": mpp["total"],
+                      "arm_macs_per_pixel": mpp["arm"], "bytes": len(data),
+                      "matmul_macs_per_s": matmul_macs_per_second()}))
+
+
+def measure(path: Path, repeats: int) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.decode_speed", "--worker", str(path),
+           "--repeats", str(repeats)]
+    time_bin = "/usr/bin/time"
+    if os.path.exists(time_bin):
+        cmd = [time_bin, "-v", *cmd]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
+                       env={**os.environ, **ONE_THREAD})
+    if r.returncode != 0:
+        raise RuntimeError(f"decode worker failed: {r.stderr[-2000:]}")
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr)
+    out["peak_rss_mb"] = int(m.group(1)) / 1024 if m else float("nan")
+    return out
+
+
+def baseline_rss_mb() -> float:
+    """Peak memory of a process that only imports the decoder (python + torch + numpy)."""
+    if not os.path.exists("/usr/bin/time"):
+        return float("nan")
+    r = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-c", "import inrcodec.decode"],
+                       capture_output=True, text=True, cwd=ROOT, env={**os.environ, **ONE_THREAD})
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr)
+    return int(m.group(1)) / 1024 if m else float("nan")
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--image", default="kodim01")
+    ap.add_argument("--presets", default=None, help="comma-separated (default: all)")
+    ap.add_argument("--iterations", type=int, default=100, help="fitting steps for the test files")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--out", default=str(RESULTS / "decode_speed.md"))
+    args = ap.parse_args(argv)
+    if args.worker:
+        worker(args.worker, args.repeats)
+        return
+    import imageio.v3 as iio
+    import torch
+    torch.set_num_threads(1)
+    import inrcodec
+    from inrcodec.arch import PRESETS
+    from benchmarks.rd import KODAK, machine, versions
+    command = "python -m benchmarks.decode_speed " + " ".join(sys.argv[1:] if argv is None else argv)
+    image = iio.imread(KODAK / f"{args.image}.png")[:, :, :3]
+    presets = args.presets.split(",") if args.presets else list(PRESETS)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in presets:
+            data = inrcodec.encode(image, preset=name, iterations=args.iterations, device="cpu")
+            path = Path(tmp) / f"{name}.inr"
+            path.write_bytes(data)
+            r = measure(path, args.repeats)
+            r["preset"] = name
+            rows.append(r)
+            print(json.dumps(r), flush=True)
+    base = baseline_rss_mb()
+    h, w = rows[0]["height"], rows[0]["width"]
+    lines = [f"# Decode speed, one CPU thread, {w}x{h} (Kodak {args.image})", "",
+             f"Command: `{command}`  ", f"Machine: {machine()}  ", f"Versions: {versions()}", "",
+             "| preset | MACs/px | file bytes (bpp) | decode ms | **ms/Mpx** | of which latents (ARM + range decoder) ms | MAC rate (G/s) | % of float32 matmul | peak RSS MB |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        mpx = r["height"] * r["width"] / 1e6
+        rate = r["macs_per_pixel"] * r["height"] * r["width"] / r["seconds"]
+        lines.append(
+            f"| {r['preset']} | {r['macs_per_pixel']:.0f} | {r['bytes']} ({8 * r['bytes'] / (mpx * 1e6):.3f}) | "
+            f"{1e3 * r['seconds']:.0f} | **{1e3 * r['seconds'] / mpx:.0f}** | {1e3 * r['latent_seconds']:.0f} | "
+            f"{rate / 1e9:.2f} | {100 * rate / r['matmul_macs_per_s']:.1f} % | {r['peak_rss_mb']:.0f} |")
+    lines += ["", f"Float32 matmul reference (512x512x512, same process, one thread): "
+              f"{rows[0]['matmul_macs_per_s'] / 1e9:.1f} GMAC/s. Peak RSS of a process that only "
+              f"imports the decoder (Python + torch + numpy): {base:.0f} MB.",
+              f"Test files: {args.iterations}-step fits of the full image (decode cost does not "
+              "depend on the fit length). Decode time: best of "
+              f"{args.repeats} after a warm-up, in a fresh process with torch/OpenMP/BLAS on one "
+              "thread; it includes parsing, weight decoding, the wavefront latent decode, "
+              "upsampling and synthesis (not PNG writing)."]
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
