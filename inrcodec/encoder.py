@@ -75,16 +75,25 @@ def _pack(header: ImageHeader, ints: dict, buffer: np.ndarray, layout, modules_f
 def encode_with_report(image: np.ndarray, *, lmbda: float = DEFAULT_LMBDA,
                        preset: str = DEFAULT_PRESET, iterations: int | None = None,
                        device: str = "auto", seed: int = 0, progress: bool = False,
-                       arch: Architecture | None = None) -> tuple[bytes, dict]:
-    """Encode and return (file bytes, report with real bytes/bpp/psnr of the decoded image)."""
+                       arch: Architecture | None = None,
+                       time_budget: float | None = None) -> tuple[bytes, dict]:
+    """Encode and return (file bytes, report with real bytes/bpp/psnr of the decoded image).
+
+    time_budget (seconds) fits for that wall-clock time instead of a number of iterations."""
     start = time.perf_counter()
     image = validate_image(image)
     if not (isinstance(lmbda, (int, float)) and 0 < lmbda < 1e3):
         raise InrcodecError(f"lmbda must be a positive number, got {lmbda}")
     dev = resolve_device(device)
-    if iterations is None:
+    if time_budget is not None:
+        if iterations is not None:
+            raise InrcodecError("give either iterations or a time budget, not both")
+        if not (isinstance(time_budget, (int, float)) and 0 < time_budget <= 7 * 86400):
+            raise InrcodecError(f"time budget must be a positive number of seconds, got {time_budget}")
+    elif iterations is None:
         iterations = DEFAULT_ITERATIONS[dev.type]
-    if not isinstance(iterations, int) or iterations < 0 or iterations > MAX_ITERATIONS:
+    if time_budget is None and (not isinstance(iterations, int) or iterations < 0
+                                or iterations > MAX_ITERATIONS):
         raise InrcodecError(f"iterations must be an integer in 0..{MAX_ITERATIONS}, got {iterations}")
     if arch is None:
         arch = get_preset(preset)
@@ -94,7 +103,7 @@ def encode_with_report(image: np.ndarray, *, lmbda: float = DEFAULT_LMBDA,
     torch.manual_seed(seed)
     target = torch.from_numpy(image).to(dev).permute(2, 0, 1)[None].float() / 255.0
     model = FitModel(arch, h, w, c).to(dev)
-    summary = fit(model, target, lmbda, iterations, progress=progress)
+    summary = fit(model, target, lmbda, iterations, progress=progress, time_budget=time_budget)
     model = model.cpu()
     quant, ints, buffer = choose_steps(model, target.cpu(), lmbda)
     header = ImageHeader(h, w, c, arch, preset, quant)
@@ -116,7 +125,8 @@ def encode_with_report(image: np.ndarray, *, lmbda: float = DEFAULT_LMBDA,
         "macs_per_pixel": macs_per_pixel(arch, h, w, c)["total"],
         "encode_seconds": time.perf_counter() - start,
         "fit_seconds": summary["fit_seconds"],
-        "iterations": iterations,
+        "iterations": summary["iterations"],
+        "time_budget": time_budget,
         "mode": "image",
         "preset": preset or "custom",
         "device": dev.type,

@@ -98,3 +98,14 @@ def test_decode_identical_across_thread_counts(encoded, tmp_path):
     assert outs[0][1] == outs[1][1], "decoded image differs across thread counts"
     here = inrcodec.decode(data)
     assert hashlib.sha256(here.tobytes()).hexdigest() == outs[0][1]
+
+
+def test_time_budget_fits_for_about_that_long(odd_crop):
+    data, report = inrcodec.encode_with_report(odd_crop[:16, :16], time_budget=1.5, device="cpu")
+    assert 1.5 <= report["fit_seconds"] < 3.0
+    assert report["iterations"] > 5 and report["time_budget"] == 1.5
+    assert inrcodec.decode(data).shape == (16, 16, 3)
+    with pytest.raises(inrcodec.InrcodecError, match="not both"):
+        inrcodec.encode(odd_crop[:8, :8], time_budget=1.0, iterations=5)
+    with pytest.raises(inrcodec.InrcodecError, match="time budget"):
+        inrcodec.encode(odd_crop[:8, :8], time_budget=-1.0)

@@ -22,20 +22,31 @@ def psnr_from_mse(mse: float) -> float:
     return 10 * math.log10(1.0 / max(mse, 1e-12))
 
 
-def fit(model: FitModel, target: torch.Tensor, lmbda: float, iterations: int,
-        progress: bool = True, log_every: int = 25) -> dict:
-    """Fit in place; returns a small summary. target: [1, C, H, W] float in [0, 1]."""
+def fit(model: FitModel, target: torch.Tensor, lmbda: float, iterations: int | None,
+        progress: bool = True, log_every: int = 25, time_budget: float | None = None) -> dict:
+    """Fit in place; returns a small summary. target: [1, C, H, W] float in [0, 1].
+
+    With `time_budget` (seconds) the schedule runs on wall-clock time instead of a step count:
+    the phase, learning rate and temperature follow elapsed / budget, and fitting stops when the
+    budget is spent (the weight-step search and coding that follow are not included).
+    """
     n_pixels = target.shape[-1] * target.shape[-2]
-    n_noise = int(round(iterations * NOISE_FRACTION))
     opt = torch.optim.Adam(model.parameters(), lr=LR)
     best_cost, best_state = math.inf, None
     start = time.perf_counter()
-    bar = tqdm(total=iterations, disable=not progress, desc="fitting", unit="it",
-               dynamic_ncols=True, leave=False)
-    for it in range(iterations):
-        noise_phase = it < n_noise
+    by_time = time_budget is not None
+    total = time_budget if by_time else iterations
+    bar = tqdm(total=round(total, 1) if by_time else total, disable=not progress, desc="fitting",
+               unit="s" if by_time else "it", dynamic_ncols=True, leave=False)
+    it, shown = 0, 0.0
+    while True:
+        elapsed = time.perf_counter() - start
+        progress_frac = elapsed / time_budget if by_time else it / max(iterations, 1)
+        if progress_frac >= 1.0 or (not by_time and it >= iterations):
+            break
+        noise_phase = progress_frac < NOISE_FRACTION
         if noise_phase:
-            frac = it / max(n_noise, 1)
+            frac = progress_frac / NOISE_FRACTION
             lr = LR * 0.5 * (1 + math.cos(math.pi * frac))
             temperature = T_START + (T_END - T_START) * frac
         else:
@@ -52,10 +63,16 @@ def fit(model: FitModel, target: torch.Tensor, lmbda: float, iterations: int,
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if it % log_every == 0 or it == iterations - 1:
+        if it % log_every == 0:
             bar.set_postfix(loss=f"{loss.item():.5f}", psnr=f"{psnr_from_mse(mse.item()):.2f}",
                             bpp=f"{bpp.item():.3f}", phase="noise" if noise_phase else "hard")
-        bar.update(1)
+        if by_time:
+            now = round(min(time.perf_counter() - start, time_budget), 1)
+            bar.update(now - shown)
+            shown = now
+        else:
+            bar.update(1)
+        it += 1
     bar.close()
     # the state after the last step has not been scored yet: score it with hard rounding
     with torch.no_grad():
@@ -64,4 +81,4 @@ def fit(model: FitModel, target: torch.Tensor, lmbda: float, iterations: int,
     if best_state is not None and best_cost < cost:
         model.load_state_dict(best_state)
         cost = best_cost
-    return {"fit_seconds": time.perf_counter() - start, "rd_cost": cost}
+    return {"fit_seconds": time.perf_counter() - start, "rd_cost": cost, "iterations": it}
