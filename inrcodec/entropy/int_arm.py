@@ -82,12 +82,14 @@ class IntArm:
             x += bias
             if k:                        # layer 0 of integer latents is already integer
                 np.floor(x, out=x)
-            np.clip(x, 0.0, ACTIVATION_LIMIT, out=x)       # ReLU, bounded
+            np.maximum(x, 0.0, out=x)                      # ReLU, bounded
+            np.minimum(x, ACTIVATION_LIMIT, out=x)
         w, bias = self._last
         x = x @ w
         x += bias
         np.floor(x, out=x)
-        np.clip(x, _OUT_LO, _OUT_HI, out=x)
+        np.maximum(x, _OUT_LO, out=x)
+        np.minimum(x, _OUT_HI, out=x)
         return x[:, 0] * (1.0 / (1 << MU_BITS)), x[:, 1]
 
     def __call__(self, context: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
