@@ -1,0 +1,23 @@
+"""Relative-entropy coding (channel simulation): send a *sample* of a posterior Q for about
+KL(Q||P) bits, given a prior P and a seed both sides share.
+
+    prng.py       portable counter-based generator (bit-identical candidates on every machine)
+    gaussians.py  diagonal Gaussian checks, KL in bits, splitting a vector into blocks
+    pfr.py        Poisson functional representation: encode_gaussian / decode_gaussian
+    index.py      entropy coding of the candidate index through constriction
+    uq.py         universal (dithered) quantization: additive uniform noise, simulated exactly
+"""
+from .gaussians import kl_gaussian_bits, kl_gaussian_bits_per_dim, split_blocks
+from .index import (decode_index, decode_indices, encode_index, encode_indices,
+                    index_codelength_bits)
+from .pfr import DEFAULT_MARGIN_BITS, PfrResult, decode_gaussian, encode_gaussian, simulate_gaussian
+from .prng import PRNG_VERSION
+from .uq import dither, uq_decode, uq_encode
+
+__all__ = [
+    "PRNG_VERSION", "DEFAULT_MARGIN_BITS", "PfrResult",
+    "encode_gaussian", "decode_gaussian", "simulate_gaussian",
+    "encode_index", "decode_index", "encode_indices", "decode_indices", "index_codelength_bits",
+    "kl_gaussian_bits", "kl_gaussian_bits_per_dim", "split_blocks",
+    "dither", "uq_encode", "uq_decode",
+]
