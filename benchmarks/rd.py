@@ -1,6 +1,10 @@
 """Rate-distortion benchmark: inrcodec against classical codecs on the same images, in one run.
 
     python -m benchmarks.rd --size 128 --iterations 2000 --workers 2 --tag kodak128
+    python -m benchmarks.rd --size 128 --rec --rec-bpps 0.15,0.3,0.6 --codecs jpeg,webp --tag rec_kodak128
+
+--rec adds the variational codec (`--mode rec`, relative-entropy coded weights) as the curve
+`inrcodec-rec`, one point per target bpp (--preset none leaves the grid codec out).
 
 Every inrcodec point is a real .inr file, decoded through the real bitstream. Classical codecs are
 swept over quality. Writes benchmarks/results/rd_<tag>.csv (every point), rd_<tag>.md (summary
@@ -44,8 +48,12 @@ def _inrcodec_point(job):
     from benchmarks.metrics import psnr
     name, size, lmbda, iterations, preset, seed = job
     img = load_crop(name, size)
-    data, report = inrcodec.encode_with_report(img, lmbda=lmbda, iterations=iterations,
-                                               preset=preset, seed=seed)
+    if preset == "rec":            # the variational mode; `lmbda` holds the target bpp
+        from inrcodec.variational import encode_rec_with_report
+        data, report = encode_rec_with_report(img, bpp=lmbda, iterations=iterations, seed=seed)
+    else:
+        data, report = inrcodec.encode_with_report(img, lmbda=lmbda, iterations=iterations,
+                                                   preset=preset, seed=seed)
     start = time.perf_counter()
     decoded = inrcodec.decode(data)
     decode_s = time.perf_counter() - start
@@ -198,6 +206,8 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tag", default=None)
+    ap.add_argument("--rec", action="store_true", help="add the variational codec (--mode rec)")
+    ap.add_argument("--rec-bpps", default="0.15,0.3,0.6", help="its target rates (bpp)")
     args = ap.parse_args(argv)
     command = "python -m benchmarks.rd " + " ".join(sys.argv[1:] if argv is None else argv)
     from benchmarks.classical import available_codecs
@@ -208,9 +218,13 @@ def main(argv=None):
     images = args.images.split(",")
     lmbdas = [float(x) for x in args.lmbdas.split(",")]
     tag = args.tag or f"kodak{args.size or 'full'}_{args.preset.replace(',', '-')}_{args.iterations}it"
-    presets = args.preset.split(",")
+    presets = [] if args.preset == "none" else args.preset.split(",")
     jobs = [(im, args.size, lm, args.iterations, pr, args.seed)
             for pr in presets for im in images for lm in lmbdas]
+    if args.rec:                   # slowest first, so the workers stay busy
+        jobs = [(im, args.size, float(b), args.iterations, "rec", args.seed)
+                for im in images for b in args.rec_bpps.split(",")] + jobs
+        presets = [*presets, "rec"]
     start = time.time()
     rows = []
     from tqdm import tqdm
@@ -240,6 +254,10 @@ def main(argv=None):
           f"Images: Kodak {', '.join(images)} ({crop}). inrcodec preset(s) `{args.preset}`, "
           f"{args.iterations} iterations, λ ∈ {lmbdas}, on CPU; every point is a real file "
           f"decoded through the bitstream. PSNR on RGB (8-bit, peak 255).", ""]
+    if args.rec:
+        md[-1:-1] = [f"inrcodec-rec: `--mode rec` (Bayesian coordinate network, weights sent by "
+                     f"relative-entropy coding), target bpp ∈ {args.rec_bpps.split(',')} "
+                     f"(`param` below), {args.iterations} iterations.", ""]
     if skipped:
         md += ["Skipped codecs: " + "; ".join(f"{k} ({v})" for k, v in skipped.items()), ""]
     md += ["## Against each codec (negative BD-rate = inrcodec needs fewer bits)", "", *tables,

@@ -17,8 +17,11 @@ from .errors import InrcodecError
 MAGIC = b"INR"
 FORMAT_VERSION = 1
 MODE_IMAGE = 0
-MODE_NAMES = {MODE_IMAGE: "image"}
+MODE_VIDEO = 1          # a clip: one header, then a set of sections per group of frames
+MODE_REC = 2            # variational: weights sent by relative-entropy coding (inrcodec/variational)
+MODE_NAMES = {MODE_IMAGE: "image", MODE_VIDEO: "video", MODE_REC: "rec"}
 MAX_SECTIONS = 64
+MAX_VIDEO_SECTIONS = 1 << 20
 
 
 def write_varint(value: int) -> bytes:
@@ -101,7 +104,7 @@ def unpack(data: bytes) -> Container:
         raise InrcodecError(f"unknown coding mode {mode}")
     header = r.take(r.varint())
     n = r.varint()
-    if n > MAX_SECTIONS:
+    if n > (MAX_VIDEO_SECTIONS if mode == MODE_VIDEO else MAX_SECTIONS) or n > len(body):
         raise InrcodecError("corrupt inrcodec file: too many sections")
     lengths = [r.varint() for _ in range(n)]
     sections = [r.take(length) for length in lengths]

@@ -1,4 +1,4 @@
-"""Command line: encode / decode / info / profile.
+"""Command line: encode / decode / info / profile / encode-batch / decode-batch.
 
 Every failure a user can cause ends as one line `inrcodec: error: ...` on stderr and a non-zero
 exit (2 for bad usage, 1 otherwise); set INRCODEC_DEBUG=1 to see tracebacks of internal errors.
@@ -61,21 +61,31 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("encode", help="fit a network to an image and write an .inr file")
     e.add_argument("input")
     e.add_argument("-o", "--output", help="output .inr (default: INPUT with .inr suffix)")
-    e.add_argument("--lmbda", type=_positive_float, default=DEFAULT_LMBDA,
+    e.add_argument("--lmbda", type=_positive_float, default=None,   # None: DEFAULT_LMBDA (cmd_encode)
                    help=f"rate weight: larger = smaller file (default {DEFAULT_LMBDA})")
     e.add_argument("--preset", choices=list(PRESETS), default=DEFAULT_PRESET,
                    help=f"decoder complexity (default {DEFAULT_PRESET}); see 'inrcodec profile'")
-    e.add_argument("--iterations", type=_non_negative_int, default=None,
-                   help="fitting steps (default 2000 on CPU, 10000 on CUDA)")
+    steps = e.add_mutually_exclusive_group()
+    steps.add_argument("--iterations", type=_non_negative_int, default=None,
+                       help="fitting steps (default 2000 on CPU, 10000 on CUDA)")
+    steps.add_argument("--time-budget", type=_positive_float, default=None, metavar="SECONDS",
+                       help="fit for this wall-clock time instead of a step count "
+                            "(the schedule is stretched to fit)")
     e.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     e.add_argument("--seed", type=_non_negative_int, default=0)
     e.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.add_argument("--json", action="store_true", help="print a JSON report on stdout")
+    from .video.cli import add_encode_arguments
+    add_encode_arguments(e)
+    from .variational.cli import add_encode_arguments as add_rec_arguments
+    add_rec_arguments(e)
 
-    d = sub.add_parser("decode", help="decode an .inr file to a PNG")
+    d = sub.add_parser("decode", help="decode an .inr file to a PNG (video: PNG frames or .y4m)")
     d.add_argument("input")
-    d.add_argument("-o", "--output", help="output image (default: INPUT with .png suffix)")
+    d.add_argument("-o", "--output", help="output image (default: INPUT with .png suffix); for "
+                   "a video a directory of PNG frames (default INPUT_frames/), a .y4m, or "
+                   "(lossy) .mp4/.mkv/.mov/.avi")
     d.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
     d.add_argument("--json", action="store_true", help="print a JSON report on stdout")
 
@@ -86,7 +96,42 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("profile", help="decode MACs/pixel by component, per preset")
     pr.add_argument("--preset", choices=list(PRESETS), default=None)
     pr.add_argument("--size", type=_size, default=None, help="image size HxW (default 512x768)")
+    pr.add_argument("--video", action="store_true",
+                    help="video decoder (the ARM also sees the previous frame)")
     pr.add_argument("--json", action="store_true")
+
+    def executor_args(b):
+        b.add_argument("-o", "--output", required=True, metavar="OUTPUT_DIR",
+                       help="output directory (mirrors the input tree; gets results.csv)")
+        b.add_argument("--executor", choices=["local", "ray"], default="local",
+                       help="local processes (default) or one Ray task per file")
+        b.add_argument("--ray-address", default=None, metavar="ADDR",
+                       help="Ray cluster to join, e.g. 'auto' (default: start a local Ray instance)")
+        b.add_argument("--workers", type=_non_negative_int, default=None, metavar="N",
+                       help="parallel workers (default: one per CPU core, or one per GPU)")
+        b.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+    eb = sub.add_parser("encode-batch", help="encode every image under a directory (resumable)")
+    eb.add_argument("input_dir")
+    executor_args(eb)
+    eb.add_argument("--gpus-per-task", type=float, default=None, metavar="F",
+                    help="GPUs per Ray task (default 1 when the cluster has GPUs, else 0)")
+    eb.add_argument("--lmbda", type=_positive_float, default=DEFAULT_LMBDA,
+                    help=f"as for encode (default {DEFAULT_LMBDA})")
+    eb.add_argument("--preset", choices=list(PRESETS), default=DEFAULT_PRESET,
+                    help=f"as for encode (default {DEFAULT_PRESET})")
+    eb_steps = eb.add_mutually_exclusive_group()
+    eb_steps.add_argument("--iterations", type=_non_negative_int, default=None, metavar="N",
+                          help="fitting steps per image (default 2000 on CPU, 10000 on CUDA)")
+    eb_steps.add_argument("--time-budget", type=_positive_float, default=None, metavar="SECONDS",
+                          help="fitting time per image")
+    eb.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    eb.add_argument("--seed", type=_non_negative_int, default=0)
+
+    db = sub.add_parser("decode-batch", help="decode every .inr under a directory to PNGs")
+    db.add_argument("input_dir")
+    executor_args(db)
+    db.add_argument("--force", action="store_true", help="decode again even if the PNG exists")
     return p
 
 
@@ -96,6 +141,25 @@ def _default_output(inp: str, suffix: str) -> str:
 
 def cmd_encode(args) -> int:
     from . import io
+    from .defaults import DEFAULT_LMBDA
+    from .variational.cli import check_mode_flags
+    lmbda_given = args.lmbda is not None
+    if not lmbda_given:
+        args.lmbda = DEFAULT_LMBDA
+    check_mode_flags(args, lmbda_given)
+    from .video.cli import image_input_with_video_flags
+    from .video.io import is_video_input
+    if is_video_input(args.input):
+        from .video.cli import cmd_encode as cmd_encode_video
+        if getattr(args, "mode", "grid") == "rec":
+            raise InrcodecError("--mode rec codes still images only")
+        return cmd_encode_video(args)
+    if image_input_with_video_flags(args):
+        raise InrcodecError(f"{image_input_with_video_flags(args)} applies to video input only "
+                            "(a video file, .y4m, or a directory of frames)")
+    if args.mode == "rec":
+        from .variational.cli import cmd_encode as cmd_encode_rec
+        return cmd_encode_rec(args, lmbda_given)
     from .encoder import encode_with_report
 
     output = args.output or _default_output(args.input, ".inr")
@@ -105,7 +169,8 @@ def cmd_encode(args) -> int:
     image = io.read_image(args.input)
     data, report = encode_with_report(image, lmbda=args.lmbda, preset=args.preset,
                                       iterations=args.iterations, device=args.device,
-                                      seed=args.seed, progress=not args.quiet)
+                                      seed=args.seed, progress=not args.quiet,
+                                      time_budget=args.time_budget)
     io.write_atomic(output, data, args.force)
     report["output"] = output
     if args.json:
@@ -123,11 +188,15 @@ def cmd_decode(args) -> int:
     from . import io
     from .decode import decode
 
+    data = io.read_bytes(args.input)
+    from .video.cli import is_video_data
+    if is_video_data(data):
+        from .video.cli import cmd_decode as cmd_decode_video
+        return cmd_decode_video(args, data)
     output = args.output or _default_output(args.input, ".png")
     io.check_writable(output, args.force)
     if Path(output).suffix.lower() not in io.LOSSLESS_SUFFIXES:
         raise InrcodecError(f"output must be a lossless image ({', '.join(sorted(io.LOSSLESS_SUFFIXES))})")
-    data = io.read_bytes(args.input)
     start = time.perf_counter()
     image = decode(data)
     seconds = time.perf_counter() - start
@@ -143,7 +212,13 @@ def file_info(data: bytes) -> dict:
     from . import bitstream
     from .complexity import macs_per_pixel
     from .decode import parse
+    from .video.cli import is_video_data, video_info
 
+    if is_video_data(data):
+        return video_info(data)
+    from .variational.decode import info as rec_info, is_rec_data
+    if is_rec_data(data):
+        return rec_info(data)
     parsed = parse(data)
     h = parsed.header
     return {
@@ -168,6 +243,14 @@ def cmd_info(args) -> int:
     if args.json:
         print(json.dumps(info))
         return 0
+    if info["mode"] == "video":
+        from .video.cli import print_info
+        print_info(args.input, info)
+        return 0
+    if info["mode"] == "rec":
+        from .variational.cli import print_info as print_rec_info
+        print_rec_info(args.input, info)
+        return 0
     print(f"{args.input}: inrcodec format {info['format_version']}, {info['mode']}, "
           f"{info['width']}x{info['height']}, {info['channels']} channel(s)")
     print(f"  preset {info['preset']}: {json.dumps(info['architecture'])}")
@@ -183,15 +266,20 @@ def cmd_profile(args) -> int:
 
     h, w = args.size or DEFAULT_PROFILE_SIZE
     names = [args.preset] if args.preset else list(PRESETS)
+    temporal = 0
+    if getattr(args, "video", False):
+        from .video.layout import DEFAULT_TEMPORAL_CONTEXT as temporal
     out = {}
     for name in names:
-        parts = macs_per_pixel(PRESETS[name], h, w, 3)
+        parts = macs_per_pixel(PRESETS[name], h, w, 3, PRESETS[name].arm_context + temporal)
         total = parts.pop("total")
         out[name] = {"macs_per_pixel": total, "components": parts}
     if args.json:
-        print(json.dumps({"size": [h, w], "presets": out}))
+        print(json.dumps({"size": [h, w], "presets": out, "video": bool(temporal),
+                          "temporal_context": temporal}))
         return 0
-    print(f"decode MACs/pixel at {h}x{w} (RGB)")
+    print(f"decode MACs/pixel at {h}x{w} (RGB" + (f"; video: the ARM also sees {temporal} "
+          "previous-frame latents; per decoded pixel of every frame)" if temporal else ")"))
     print(f"{'preset':<8} {'arm':>8} {'upsampling':>11} {'synthesis':>10} {'total':>8}")
     for name, v in out.items():
         c = v["components"]
@@ -200,7 +288,18 @@ def cmd_profile(args) -> int:
     return 0
 
 
-COMMANDS = {"encode": cmd_encode, "decode": cmd_decode, "info": cmd_info, "profile": cmd_profile}
+def cmd_encode_batch(args) -> int:
+    from .batch import cli_encode_batch
+    return cli_encode_batch(args)
+
+
+def cmd_decode_batch(args) -> int:
+    from .batch import cli_decode_batch
+    return cli_decode_batch(args)
+
+
+COMMANDS = {"encode": cmd_encode, "decode": cmd_decode, "info": cmd_info, "profile": cmd_profile,
+            "encode-batch": cmd_encode_batch, "decode-batch": cmd_decode_batch}
 
 
 def main(argv: list[str] | None = None) -> int:

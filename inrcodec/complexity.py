@@ -13,10 +13,12 @@ from .model.latents import grid_sizes
 DEFAULT_PROFILE_SIZE = (512, 768)   # Kodak
 
 
-def macs(arch: Architecture, height: int, width: int, channels: int = 3) -> dict[str, int]:
-    """Total MACs by component for decoding one image."""
+def macs(arch: Architecture, height: int, width: int, channels: int = 3,
+         arm_inputs: int | None = None) -> dict[str, int]:
+    """Total MACs by component for decoding one image (or one video frame, whose ARM sees
+    arm_inputs = arm_context + previous-frame neighbours)."""
     n_latents = sum(h * w for h, w in grid_sizes(arch, height, width))
-    widths = [arch.arm_context, *arch.arm_hidden, 2]
+    widths = [arm_inputs or arch.arm_context, *arch.arm_hidden, 2]
     arm = n_latents * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
 
     taps, pad = arch.upsampling_taps, arch.upsampling_taps // 4
@@ -37,8 +39,9 @@ def macs(arch: Architecture, height: int, width: int, channels: int = 3) -> dict
     return {"arm": arm, "upsampling": upsampling, "synthesis": synthesis}
 
 
-def macs_per_pixel(arch: Architecture, height: int, width: int, channels: int = 3) -> dict[str, float]:
-    parts = macs(arch, height, width, channels)
+def macs_per_pixel(arch: Architecture, height: int, width: int, channels: int = 3,
+                   arm_inputs: int | None = None) -> dict[str, float]:
+    parts = macs(arch, height, width, channels, arm_inputs)
     pixels = height * width
     out = {k: v / pixels for k, v in parts.items()}
     out["total"] = sum(out.values())

@@ -36,6 +36,9 @@ def parse(data: bytes) -> ParsedFile:
         raise InrcodecError("decode expects bytes")
     data = bytes(data)
     c = bitstream.unpack(data)
+    if c.mode == bitstream.MODE_VIDEO:
+        raise InrcodecError("this is a video file: decode it with inrcodec.video.decode_video "
+                            "(or `inrcodec decode`)")
     if c.mode != bitstream.MODE_IMAGE:
         raise InrcodecError(f"unsupported mode {bitstream.MODE_NAMES.get(c.mode, c.mode)}")
     header = ImageHeader.from_bytes(c.header)
@@ -46,9 +49,12 @@ def parse(data: bytes) -> ParsedFile:
     return ParsedFile(header, sections, len(data) - payload, len(data))
 
 
-def load_networks(header: ImageHeader, sections: dict[str, bytes]):
-    """Decode every module's integer weights; return (float modules, integer ARM)."""
-    modules = build_modules(header.arch, header.channels)
+def load_networks(header: ImageHeader, sections: dict[str, bytes], arm_inputs: int | None = None):
+    """Decode every module's integer weights; return (float modules, integer ARM).
+
+    `header` needs .arch, .channels and .quant (video passes one group's view); arm_inputs is
+    the ARM's context size when it is not arch.arm_context (video)."""
+    modules = build_modules(header.arch, header.channels, arm_inputs)
     int_groups = {}
     for name in MODULE_NAMES:
         groups = grouped_parameters(modules[name])
@@ -103,6 +109,10 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
 @torch.no_grad()
 def decode(data: bytes) -> np.ndarray:
     """Bytes of an .inr file -> uint8 image [H, W, C] (C = 1 or 3)."""
+    from .variational.decode import is_rec_data
+    if isinstance(data, (bytes, bytearray, memoryview)) and is_rec_data(data):
+        from .variational.decode import decode as decode_rec
+        return decode_rec(data)
     parsed = parse(data)
     layout, modules, buffer = decode_latent_buffer(parsed)
     image = render(layout, modules["upsampling"], modules["synthesis"],

@@ -55,6 +55,12 @@ def validate_image(image) -> np.ndarray:
 
 
 def _pack(header: ImageHeader, ints: dict, buffer: np.ndarray, layout, modules_from) -> bytes:
+    sections = coded_sections(header.quant, ints, buffer, layout, modules_from)
+    return bitstream.pack(bitstream.MODE_IMAGE, header.to_bytes(), sections)
+
+
+def coded_sections(quant: dict, ints: dict, buffer: np.ndarray, layout, modules_from) -> list[bytes]:
+    """The ARM, upsampling, synthesis and latent sections (video codes one such set per group)."""
     sections = []
     for name in MODULE_NAMES:
         groups = grouped_parameters(modules_from(name))
@@ -62,14 +68,14 @@ def _pack(header: ImageHeader, ints: dict, buffer: np.ndarray, layout, modules_f
         for g in GROUPS:
             flat = [ints[(name, pname)].ravel() for pname, _ in groups[g]]
             arr = np.concatenate(flat) if flat else np.zeros(0, np.int64)
-            payload.append((arr, header.quant[(name, g)][1]))
+            payload.append((arr, quant[(name, g)][1]))
         sections.append(coder.encode_weight_groups(payload))
     arm = modules_from("arm")
-    ws, bs = header.quant[("arm", "weight")][0], header.quant[("arm", "bias")][0]
+    ws, bs = quant[("arm", "weight")][0], quant[("arm", "bias")][0]
     int_arm = IntArm([IntLayer(ints[("arm", f"layers.{k}.weight")], ints[("arm", f"layers.{k}.bias")],
                                ws, bs) for k in range(len(arm.layers))])
     sections.append(coder.encode_latents(layout, int_arm, buffer))
-    return bitstream.pack(bitstream.MODE_IMAGE, header.to_bytes(), sections)
+    return sections
 
 
 def encode_with_report(image: np.ndarray, *, lmbda: float = DEFAULT_LMBDA,
@@ -127,6 +133,7 @@ def encode_with_report(image: np.ndarray, *, lmbda: float = DEFAULT_LMBDA,
         "fit_seconds": summary["fit_seconds"],
         "iterations": summary["iterations"],
         "time_budget": time_budget,
+        "latent_bytes_estimate": summary["latent_bits"] / 8,   # float model at the end of the fit
         "mode": "image",
         "preset": preset or "custom",
         "device": dev.type,

@@ -82,6 +82,12 @@ def check_writable(path: str | os.PathLike, force: bool) -> Path:
     return p
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | os.PathLike, data: bytes, force: bool) -> None:
     """Write to a temporary file beside the target, then rename: never a half-written file."""
     p = check_writable(path, force)
@@ -89,6 +95,7 @@ def write_atomic(path: str | os.PathLike, data: bytes, force: bool) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; a new file normally gets 0666-umask
         if p.exists() and not force:   # appeared meanwhile
             raise InrcodecError(f"{path}: already exists (use --force to overwrite)")
         os.replace(tmp, p)

@@ -73,6 +73,16 @@ def test_encode_decode_info_json(png, tmp_path, capsys):
     assert code == 0 and "23x19" in stdout
 
 
+def test_encode_time_budget(png, tmp_path, capsys):
+    out = tmp_path / "budget.inr"
+    code, stdout, _ = run(["encode", png, "-o", out, "--time-budget", "1.5", "--json"], capsys)
+    assert code == 0
+    report = json.loads(stdout)
+    assert report["time_budget"] == 1.5 and report["iterations"] > 0
+    assert report["encode_seconds"] < 1.5 + 30      # fit stops on time; weight search comes after
+    assert out.stat().st_size == report["bytes"]
+
+
 def test_no_overwrite_without_force(png, inr, tmp_path, capsys):
     target = tmp_path / "taken.png"
     target.write_bytes(b"precious")
@@ -142,6 +152,8 @@ def test_decode_bad_files(tmp_path, inr, capsys):
     (["encode", "x.png", "--iterations", "many"], "integer"),
     (["encode", "x.png", "--preset", "huge"], "invalid choice"),
     (["encode", "x.png", "--device", "tpu"], "invalid choice"),
+    (["encode", "x.png", "--time-budget", "0"], "positive"),
+    (["encode", "x.png", "--iterations", "5", "--time-budget", "3"], "not allowed with"),
     (["profile", "--size", "0x5"], "size"),
     (["frobnicate"], "invalid choice"),
     ([], "required"),

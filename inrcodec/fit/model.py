@@ -37,20 +37,31 @@ def laplace_bits(x: torch.Tensor, mu: torch.Tensor, log_scale: torch.Tensor) -> 
 
 
 class FitModel(nn.Module):
-    def __init__(self, arch: Architecture, height: int, width: int, channels: int):
+    def __init__(self, arch: Architecture, height: int, width: int, channels: int, layout=None):
+        """layout: a LatentLayout by default; video passes its own (inrcodec/video/layout.py),
+        whose contexts are longer: the ARM's input width is the layout's number of deltas."""
         super().__init__()
         self.arch, self.height, self.width, self.channels = arch, height, width, channels
-        self.layout = LatentLayout(arch, height, width)
+        self.layout = layout if layout is not None else LatentLayout(arch, height, width)
         self.latent = nn.Parameter(torch.zeros(self.layout.buffer_size))
         self.register_buffer("mask", torch.from_numpy(self.layout.valid_mask()).float())
         self.register_buffer("pos_idx", torch.from_numpy(self.layout.pos_idx))
         self.register_buffer("ctx_idx", torch.from_numpy(self.layout.ctx_idx))
-        modules = build_modules(arch, channels)
+        modules = build_modules(arch, channels, arm_inputs=len(self.layout.deltas))
         self.arm, self.upsampling, self.synthesis = (
             modules["arm"], modules["upsampling"], modules["synthesis"])
 
     def network(self, name: str) -> nn.Module:
         return getattr(self, name)
+
+    @property
+    def n_pixels(self) -> int:
+        """Pixels the rate is spread over (bpp = bits / n_pixels)."""
+        return self.height * self.width
+
+    def render_with(self, upsampling, synthesis, buffer: torch.Tensor) -> torch.Tensor:
+        """Float output [N, C, H, W] (N = 1 for an image) from a flat latent buffer."""
+        return render(self.layout, upsampling, synthesis, buffer)
 
     def quantized_latents(self, mode: str, temperature: float = 0.3):
         """(latents seen by the rate model, latents seen by the synthesis)."""
@@ -69,7 +80,7 @@ class FitModel(nn.Module):
     def forward(self, mode: str, temperature: float = 0.3):
         """(image [1,C,H,W], total latent bits) under the given quantization proxy."""
         y_rate, y_syn = self.quantized_latents(mode, temperature)
-        image = render(self.layout, self.upsampling, self.synthesis, y_syn)
+        image = self.render_with(self.upsampling, self.synthesis, y_syn)
         return image, self.rate_bits(y_rate)
 
     def integer_latents(self) -> torch.Tensor:

@@ -16,7 +16,6 @@ from ..entropy.int_arm import IntArm, IntLayer
 from ..entropy.laplace import WEIGHT_SCALES, best_weight_scale_index, laplace_bits_np
 from ..entropy.weights import N_STEPS, dequantize, quantize
 from ..model.params import GROUPS, grouped_parameters
-from ..model.render import render
 from .model import FitModel
 
 COARSE = range(2, N_STEPS, 4)   # 1/2 ... 2^-13, every 4th step; then refined around the best
@@ -44,7 +43,7 @@ def _search(cost_of) -> int:
 @torch.no_grad()
 def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float):
     """Returns (quant {(module, group): (step, scale)}, ints {(module, param name): int array})."""
-    n_pixels = model.height * model.width
+    n_pixels = model.n_pixels
     device = target.device
     y_int = model.integer_latents()
     buffer_np = y_int.cpu().numpy()
@@ -59,8 +58,8 @@ def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float):
         def call(module_name, module):
             p = params if module_name == name else overrides[other]
             return lambda x: functional_call(module, p, (x,), strict=False)
-        image = render(model.layout, call("upsampling", model.upsampling),
-                       call("synthesis", model.synthesis), y_float)
+        image = model.render_with(call("upsampling", model.upsampling),
+                                  call("synthesis", model.synthesis), y_float)
         return torch.mean((image - target) ** 2).item()
 
     def quantized_tensors(params, step):

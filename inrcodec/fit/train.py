@@ -23,21 +23,23 @@ def psnr_from_mse(mse: float) -> float:
 
 
 def fit(model: FitModel, target: torch.Tensor, lmbda: float, iterations: int | None,
-        progress: bool = True, log_every: int = 25, time_budget: float | None = None) -> dict:
-    """Fit in place; returns a small summary. target: [1, C, H, W] float in [0, 1].
+        progress: bool = True, log_every: int = 25, time_budget: float | None = None,
+        desc: str = "fitting", leave: bool = False) -> dict:
+    """Fit in place; returns a small summary. target: [N, C, H, W] float in [0, 1] (N = 1 for
+    an image, the frames of a group for video).
 
     With `time_budget` (seconds) the schedule runs on wall-clock time instead of a step count:
     the phase, learning rate and temperature follow elapsed / budget, and fitting stops when the
     budget is spent (the weight-step search and coding that follow are not included).
     """
-    n_pixels = target.shape[-1] * target.shape[-2]
+    n_pixels = target[:, 0].numel()
     opt = torch.optim.Adam(model.parameters(), lr=LR)
     best_cost, best_state = math.inf, None
     start = time.perf_counter()
     by_time = time_budget is not None
     total = time_budget if by_time else iterations
-    bar = tqdm(total=round(total, 1) if by_time else total, disable=not progress, desc="fitting",
-               unit="s" if by_time else "it", dynamic_ncols=True, leave=False)
+    bar = tqdm(total=round(total, 1) if by_time else total, disable=not progress, desc=desc,
+               unit="s" if by_time else "it", dynamic_ncols=True, leave=leave)
     it, shown = 0, 0.0
     while True:
         elapsed = time.perf_counter() - start
@@ -81,4 +83,9 @@ def fit(model: FitModel, target: torch.Tensor, lmbda: float, iterations: int | N
     if best_state is not None and best_cost < cost:
         model.load_state_dict(best_state)
         cost = best_cost
-    return {"fit_seconds": time.perf_counter() - start, "rd_cost": cost, "iterations": it}
+        with torch.no_grad():
+            bits = model("hard")[1]
+    # latent_bits: the training-time (float ARM) estimate of the latents' code length, to compare
+    # with what the integer ARM and the range coder really spend
+    return {"fit_seconds": time.perf_counter() - start, "rd_cost": cost, "iterations": it,
+            "latent_bits": float(bits)}

@@ -16,8 +16,10 @@ MODULE_NAMES = ("arm", "upsampling", "synthesis")
 GROUPS = ("weight", "bias")
 
 
-def build_modules(arch: Architecture, channels: int) -> dict[str, nn.Module]:
-    return {"arm": Arm(arch), "upsampling": Upsampling(arch.upsampling_taps),
+def build_modules(arch: Architecture, channels: int,
+                  arm_inputs: int | None = None) -> dict[str, nn.Module]:
+    """arm_inputs: the ARM's context size when it differs from arch.arm_context (video)."""
+    return {"arm": Arm(arch, arm_inputs), "upsampling": Upsampling(arch.upsampling_taps),
             "synthesis": Synthesis(arch, channels)}
 
 

@@ -26,18 +26,19 @@ class Synthesis(nn.Module):
                 conv.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: [1, planes, H, W]. The 1x1 layers run as [out, in] @ [in, pixels] matrix products
-        (same MACs as 1x1 convolutions, faster on CPU); without autograd they run in chunks of
-        pixels so the wide hidden activations stay in cache instead of streaming through memory."""
-        _, planes, h, w = x.shape
-        flat = x.reshape(planes, h * w)
+        """x: [N, planes, H, W] (N = 1 for an image, the frames of a group for video). The 1x1
+        layers run as [out, in] @ [in, pixels] matrix products (same MACs as 1x1 convolutions,
+        faster on CPU); without autograd they run in chunks of pixels so the wide hidden
+        activations stay in cache instead of streaming through memory."""
+        n, planes, h, w = x.shape
+        flat = x.transpose(0, 1).reshape(planes, n * h * w)
         if torch.is_grad_enabled():
             y = self.pointwise_layers(flat)
         else:
-            y = torch.empty(self.pointwise[-1].out_channels, h * w, dtype=x.dtype)
-            for start in range(0, h * w, self.CHUNK):
+            y = torch.empty(self.pointwise[-1].out_channels, n * h * w, dtype=x.dtype)
+            for start in range(0, n * h * w, self.CHUNK):
                 y[:, start:start + self.CHUNK] = self.pointwise_layers(flat[:, start:start + self.CHUNK])
-        x = y.view(1, -1, h, w)
+        x = y.view(-1, n, h, w).transpose(0, 1)
         for conv in self.residual:
             x = x + conv(F.pad(torch.relu(x), (1, 1, 1, 1), mode="replicate"))
         return x

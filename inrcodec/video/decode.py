@@ -1,0 +1,86 @@
+"""The video decode path: container -> per group (networks, integer-ARM wavefront, upsampling,
+synthesis) -> uint8 frames, one group at a time. Imports nothing from fit/ or the encoders.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from .. import bitstream
+from ..decode import load_networks, to_uint8
+from ..entropy import coder
+from ..errors import InrcodecError
+from ..model.params import MODULE_NAMES
+from .header import SECTIONS_PER_GROUP, VideoHeader
+from .layout import VideoLayout, render_frames
+
+SECTION_NAMES = (*MODULE_NAMES, "latents")
+
+
+@dataclass
+class ParsedVideo:
+    header: VideoHeader
+    groups: list[dict[str, bytes]]     # per group: section name -> bytes
+    header_bytes: int                  # container + header (everything but the sections)
+    total_bytes: int
+
+
+def parse(data: bytes) -> ParsedVideo:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InrcodecError("decode expects bytes")
+    data = bytes(data)
+    c = bitstream.unpack(data)
+    if c.mode != bitstream.MODE_VIDEO:
+        raise InrcodecError(f"not a video file (mode {bitstream.MODE_NAMES.get(c.mode, c.mode)})")
+    header = VideoHeader.from_bytes(c.header)
+    if len(c.sections) != SECTIONS_PER_GROUP * header.n_groups:
+        raise InrcodecError("corrupt inrcodec file: wrong number of sections")
+    groups = [dict(zip(SECTION_NAMES, c.sections[k:k + SECTIONS_PER_GROUP]))
+              for k in range(0, len(c.sections), SECTIONS_PER_GROUP)]
+    payload = sum(len(s) for s in c.sections)
+    return ParsedVideo(header, groups, len(data) - payload, len(data))
+
+
+def group_layout(header: VideoHeader, g: int) -> VideoLayout:
+    return VideoLayout(header.arch, header.temporal_context, header.group_frames(g),
+                       header.height, header.width)
+
+
+def decode_group_latents(header: VideoHeader, g: int, sections: dict[str, bytes]):
+    """(layout, float modules, integer latent buffer) of group g."""
+    layout = group_layout(header, g)
+    try:
+        modules, int_arm = load_networks(header.group_view(g), sections,
+                                         arm_inputs=len(layout.deltas))
+    except InrcodecError as exc:
+        raise InrcodecError(f"group {g}: {exc}") from None
+    except Exception as exc:     # e.g. weights outside the exact fixed-point range
+        raise InrcodecError(f"corrupt networks in group {g} ({exc})") from None
+    try:
+        buffer = coder.decode_latents(layout, int_arm, sections["latents"])
+    except Exception as exc:
+        raise InrcodecError(f"corrupt latent section in group {g} ({exc})") from None
+    return layout, modules, buffer
+
+
+@torch.no_grad()
+def frames_from_latents(layout: VideoLayout, modules, buffer: np.ndarray) -> np.ndarray:
+    """uint8 [T, H, W, C] frames of one group from its decoded latents."""
+    out = render_frames(layout, modules["upsampling"], modules["synthesis"],
+                        torch.from_numpy(buffer).to(torch.float32))
+    return np.stack([to_uint8(out[t:t + 1]) for t in range(out.shape[0])])
+
+
+def decode_groups(parsed: ParsedVideo) -> Iterator[np.ndarray]:
+    """Yields each group's uint8 frames [T, H, W, C] in order (memory: one group at a time)."""
+    for g, sections in enumerate(parsed.groups):
+        yield frames_from_latents(*decode_group_latents(parsed.header, g, sections))
+
+
+def decode(data: bytes) -> np.ndarray:
+    """Bytes of a video .inr file -> uint8 frames [N, H, W, C] (the whole clip in memory; use
+    parse + decode_groups to stream long clips)."""
+    return np.concatenate(list(decode_groups(parse(data))))

@@ -1,0 +1,320 @@
+"""Reading clips and writing decoded frames.
+
+Input, detected by suffix: video files (.mp4, .mkv, .avi, .mov, .webm, .y4m, ...) are decoded to
+RGB by the ffmpeg binary that imageio-ffmpeg ships; a directory is read as numbered image frames
+(natural sort: frame_2.png before frame_10.png). Frames are streamed: a reader yields one frame at
+a time, so the encoder holds one group, never the clip.
+
+Output: a directory of lossless PNG frames (frame_0000.png, ...; bit-exact), a .y4m file
+(written here: YUV 4:4:4, BT.601 full range, flagged XCOLORRANGE=FULL; RGB -> YUV rounding makes
+it slightly lossy, about 50 dB; grey clips are written as Cmono, exactly), or on request a
+lossy .mp4/.mkv/.mov/.avi re-encoded with x264.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .. import io as image_io
+from ..errors import InrcodecError
+
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".ts",
+                  ".y4m", ".flv", ".wmv", ".ogv", ".3gp"}
+FRAME_SUFFIXES = {".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".pnm", ".bmp", ".tif", ".tiff",
+                  ".webp"}
+LOSSY_OUTPUT_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi"}
+FRAME_NAME = re.compile(r"frame_(\d{4,})\.png")
+
+
+def _umask() -> int:
+    old = os.umask(0)
+    os.umask(old)
+    return old
+
+
+def is_video_input(path: str | os.PathLike) -> bool:
+    """A directory (of numbered frames) or a file with a video suffix."""
+    p = Path(path)
+    return p.is_dir() or p.suffix.lower() in VIDEO_SUFFIXES
+
+
+@dataclass
+class Clip:
+    """A clip being read: frames are produced lazily by `frames` (uint8 [H, W, C])."""
+    path: str
+    frames: Iterator[np.ndarray]
+    fps: Fraction | float | None      # None: the source has none (a folder); the caller decides
+    count: int | None = None          # frames that will be read, when known in advance
+    meta: dict = field(default_factory=dict)
+
+
+def _natural_key(name: str):
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in re.split(r"(\d+)", name)]
+
+
+def frame_files(directory: Path) -> list[Path]:
+    files = [p for p in directory.iterdir()
+             if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in FRAME_SUFFIXES]
+    return sorted(files, key=lambda p: _natural_key(p.name))
+
+
+def _check_range(start: int, frames: int | None):
+    if not (isinstance(start, int) and start >= 0):
+        raise InrcodecError(f"--start must be a non-negative integer, got {start}")
+    if frames is not None and not (isinstance(frames, int) and frames >= 1):
+        raise InrcodecError(f"--frames must be a positive integer, got {frames}")
+
+
+def open_clip(path: str | os.PathLike, start: int = 0, frames: int | None = None) -> Clip:
+    """Open a clip for reading frames [start, start + frames) (to the end when frames is None)."""
+    _check_range(start, frames)
+    p = Path(path)
+    if not p.exists():
+        raise InrcodecError(f"{path}: no such file or directory")
+    if p.is_dir():
+        return _open_directory(p, start, frames)
+    if p.stat().st_size == 0:
+        raise InrcodecError(f"{path}: file is empty")
+    return _open_video_file(p, start, frames)
+
+
+def _open_directory(p: Path, start: int, frames: int | None) -> Clip:
+    files = frame_files(p)
+    if not files:
+        raise InrcodecError(f"{p}: no image frames in this directory "
+                            f"({', '.join(sorted(FRAME_SUFFIXES))})")
+    if start >= len(files):
+        raise InrcodecError(f"{p}: --start {start} is past the last frame ({len(files)} frames)")
+    chosen = files[start:start + frames if frames else None]
+
+    def gen():
+        shape = None
+        for f in chosen:
+            frame = image_io.read_image(f)
+            if shape is not None and frame.shape != shape:
+                raise InrcodecError(f"{f}: frame of shape {frame.shape}, the first frame's is "
+                                    f"{shape}: all frames must have the same size and channels")
+            shape = frame.shape
+            yield frame
+    return Clip(str(p), gen(), None, len(chosen), {"files": [f.name for f in chosen]})
+
+
+def _ffmpeg_reason(exc: Exception) -> str:
+    """One informative line out of an imageio-ffmpeg error (which quotes ffmpeg's stderr)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if any(k in ln for k in ("Invalid", "invalid", "Error", "error", "not found", "No such")):
+            return ln[:200]
+    return (lines[0] if lines else type(exc).__name__)[:200]
+
+
+def _open_video_file(p: Path, start: int, frames: int | None) -> Clip:
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        raise InrcodecError("reading video files needs imageio-ffmpeg (pip install imageio-ffmpeg)") from None
+    output_params = ["-frames:v", str(start + frames)] if frames else None
+    reader = imageio_ffmpeg.read_frames(str(p), pix_fmt="rgb24", output_params=output_params)
+    try:
+        meta = next(reader)
+    except Exception as exc:
+        reader.close()
+        raise InrcodecError(f"{p}: cannot read as a video ({_ffmpeg_reason(exc)})") from None
+    w, h = meta.get("size", (0, 0))
+    if not (w and h):
+        reader.close()
+        raise InrcodecError(f"{p}: cannot read as a video (no frame size)")
+    fps = meta.get("fps") or None
+    count = None
+    duration = meta.get("duration")
+    if fps and duration:
+        count = max(int(round(float(duration) * float(fps))) - start, 0)
+        if frames:
+            count = min(count, frames)
+
+    def gen():
+        n = 0
+        try:
+            for k in itertools.count():
+                try:
+                    raw = next(reader)
+                except StopIteration:
+                    break
+                except Exception as exc:
+                    raise InrcodecError(f"{p}: cannot decode frame {k} ({_ffmpeg_reason(exc)})") from None
+                if k < start:
+                    continue
+                if len(raw) != w * h * 3:
+                    raise InrcodecError(f"{p}: frame {k} has an unexpected size")
+                n += 1
+                yield np.frombuffer(raw, np.uint8).reshape(h, w, 3).copy()
+            if n == 0:
+                raise InrcodecError(f"{p}: no frames" + (f" at or after --start {start}" if start else ""))
+        finally:
+            reader.close()
+    return Clip(str(p), gen(), fps, count or None, meta)
+
+
+# ------------------------------------------------------------------------------------ writing
+
+def rgb_to_yuv444(frame: np.ndarray) -> np.ndarray:
+    """uint8 [H, W, 3] RGB -> uint8 [3, H, W] Y, Cb, Cr (BT.601, full range)."""
+    x = frame.astype(np.float64)
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    cb = 128.0 + (b - y) / 1.772
+    cr = 128.0 + (r - y) / 1.402
+    return np.clip(np.round(np.stack([y, cb, cr])), 0, 255).astype(np.uint8)
+
+
+def output_kind(path: str | os.PathLike) -> str:
+    """'dir', 'y4m' or 'lossy' from the output path (a path without a suffix is a directory)."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if p.is_dir() or str(path).endswith(("/", os.sep)) or not suffix:
+        return "dir"
+    if suffix == ".y4m":
+        return "y4m"
+    if suffix in LOSSY_OUTPUT_SUFFIXES:
+        return "lossy"
+    raise InrcodecError(f"{path}: a video decodes to a directory of PNG frames, a .y4m file, or "
+                        f"(lossy) {', '.join(sorted(LOSSY_OUTPUT_SUFFIXES))}")
+
+
+class FrameWriter:
+    """Writes a decoded clip group by group; `finish()` makes it appear, `abort()` cleans up."""
+
+    def __init__(self, path, force: bool, width: int, height: int, channels: int, fps: Fraction,
+                 frames: int):
+        self.path, self.force = Path(path), force
+        self.width, self.height, self.channels, self.fps = width, height, channels, fps
+        self.total, self.written = frames, 0
+        self.kind = output_kind(path)
+        self._tmp = None
+        try:
+            if self.kind == "dir":
+                self._open_dir()
+            else:
+                image_io.check_writable(self.path, force)
+                fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=self.path.suffix,
+                                           dir=self.path.parent)
+                self._tmp = Path(tmp)
+                if self.kind == "y4m":
+                    self._file = os.fdopen(fd, "wb")
+                    colour = "Cmono" if channels == 1 else "C444 XCOLORRANGE=FULL"
+                    self._file.write(f"YUV4MPEG2 W{width} H{height} F{fps.numerator}:"
+                                     f"{fps.denominator} Ip A1:1 {colour}\n".encode())
+                else:
+                    os.close(fd)
+                    self._open_ffmpeg()
+        except OSError as exc:
+            self.abort()
+            raise InrcodecError(f"{path}: cannot write ({exc.strerror})") from None
+
+    # -- directory of PNGs: a new directory is filled under a temporary name, then renamed
+    def _open_dir(self):
+        p = self.path
+        digits = max(4, len(str(self.total - 1)))
+        self._name = f"frame_{{:0{digits}d}}.png"
+        if p.exists() and not p.is_dir():
+            raise InrcodecError(f"{p}: exists and is not a directory")
+        if p.is_dir():
+            if any(p.iterdir()) and not self.force:
+                raise InrcodecError(f"{p}: directory already exists and is not empty "
+                                    "(use --force to write the frames into it)")
+            if not os.access(p, os.W_OK):
+                raise InrcodecError(f"{p}: directory is not writable")
+            self._dir = p
+            return
+        parent = p.parent if str(p.parent) else Path(".")
+        if not parent.is_dir():
+            raise InrcodecError(f"{p}: directory {parent} does not exist")
+        if not os.access(parent, os.W_OK):
+            raise InrcodecError(f"{p}: directory {parent} is not writable")
+        self._tmp = Path(tempfile.mkdtemp(prefix=f".{p.name}.", dir=parent))
+        self._dir = self._tmp
+
+    def _open_ffmpeg(self):
+        try:
+            import imageio_ffmpeg
+        except ImportError:
+            raise InrcodecError("writing video files needs imageio-ffmpeg (pip install imageio-ffmpeg)") from None
+        even = self.width % 2 == 0 and self.height % 2 == 0
+        self._ffmpeg = imageio_ffmpeg.write_frames(
+            str(self._tmp), (self.width, self.height),
+            pix_fmt_in="gray" if self.channels == 1 else "rgb24",
+            pix_fmt_out="yuv420p" if even else "yuv444p", fps=float(self.fps), codec="libx264",
+            quality=None, macro_block_size=1, output_params=["-crf", "12"])
+        self._ffmpeg.send(None)
+
+    def write(self, frames: np.ndarray) -> None:
+        """frames: uint8 [T, H, W, C]."""
+        try:
+            for frame in frames:
+                if self.kind == "dir":
+                    image_io.write_image(self._dir / self._name.format(self.written), frame, True)
+                elif self.kind == "y4m":
+                    planes = frame[..., 0] if self.channels == 1 else rgb_to_yuv444(frame)
+                    self._file.write(b"FRAME\n" + np.ascontiguousarray(planes).tobytes())
+                else:
+                    self._ffmpeg.send(np.ascontiguousarray(frame).tobytes())
+                self.written += 1
+        except OSError as exc:
+            raise InrcodecError(f"{self.path}: cannot write ({exc.strerror})") from None
+
+    def finish(self) -> None:
+        try:
+            if self.kind == "y4m":
+                self._file.close()
+            elif self.kind == "lossy":
+                self._ffmpeg.close()
+            if self.kind == "dir":
+                if self.force:      # frames left over from a longer clip decoded here before
+                    for old in self._dir.iterdir():
+                        m = FRAME_NAME.fullmatch(old.name)
+                        if m and int(m.group(1)) >= self.written:
+                            old.unlink()
+                if self._tmp is not None:
+                    if self.path.exists():
+                        raise InrcodecError(f"{self.path}: appeared while decoding; not replaced")
+                    os.chmod(self._tmp, 0o777 & ~_umask())    # mkdtemp made it private
+                    os.rename(self._tmp, self.path)
+            else:
+                if self.path.exists() and not self.force:
+                    raise InrcodecError(f"{self.path}: already exists (use --force to overwrite)")
+                os.chmod(self._tmp, 0o666 & ~_umask())        # mkstemp made it private
+                os.replace(self._tmp, self.path)
+            self._tmp = None
+        except OSError as exc:
+            raise InrcodecError(f"{self.path}: cannot write ({exc.strerror})") from None
+        finally:
+            self.abort()
+
+    def abort(self) -> None:
+        """Remove whatever a failed decode left behind (temporary names only)."""
+        for name in ("_file",):
+            f = getattr(self, name, None)
+            if f is not None and not f.closed:
+                f.close()
+        ff = getattr(self, "_ffmpeg", None)
+        if ff is not None and self._tmp is not None:
+            try:
+                ff.close()
+            except Exception:
+                pass
+        if self._tmp is not None:
+            if self._tmp.is_dir():
+                shutil.rmtree(self._tmp, ignore_errors=True)
+            elif self._tmp.exists():
+                self._tmp.unlink()
+            self._tmp = None
