@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", help="output .inr (default: INPUT with .inr suffix)")
     e.add_argument("--lmbda", type=_positive_float, default=None,   # None: DEFAULT_LMBDA (cmd_encode)
                    help=f"rate weight: larger = smaller file (default {DEFAULT_LMBDA})")
-    e.add_argument("--preset", choices=list(PRESETS), default=DEFAULT_PRESET,
+    e.add_argument("--preset", choices=list(PRESETS), default=None,   # None: DEFAULT_PRESET
                    help=f"decoder complexity (default {DEFAULT_PRESET}); see 'inrcodec profile'")
     steps = e.add_mutually_exclusive_group()
     steps.add_argument("--iterations", type=_non_negative_int, default=None,
@@ -141,12 +141,17 @@ def _default_output(inp: str, suffix: str) -> str:
 
 def cmd_encode(args) -> int:
     from . import io
+    from .arch import DEFAULT_PRESET
     from .defaults import DEFAULT_LMBDA
     from .variational.cli import check_mode_flags
     lmbda_given = args.lmbda is not None
     if not lmbda_given:
         args.lmbda = DEFAULT_LMBDA
     check_mode_flags(args, lmbda_given)
+    if args.preset is None:
+        args.preset = DEFAULT_PRESET
+    elif getattr(args, "mode", "grid") == "rec":
+        raise InrcodecError("--preset applies to the grid codec; --mode rec has one architecture")
     from .video.cli import image_input_with_video_flags
     from .video.io import is_video_input
     if is_video_input(args.input):

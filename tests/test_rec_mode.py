@@ -114,6 +114,7 @@ def test_corrupt_files_give_one_clean_error(rec_encoded, tmp_path, capsys):
     (["--mode", "rec", "--time-budget", "5"], "--time-budget is not supported"),
     (["--mode", "rec", "--iterations", "0"], "iterations must be"),
     (["--mode", "rec", "--bpp", "0.0001"], "too low"),
+    (["--mode", "rec", "--preset", "high"], "--preset applies to the grid codec"),
 ])
 def test_bad_flag_combinations_are_one_line_errors(tmp_path, tiny, capsys, argv, message):
     src = tmp_path / "in.png"
