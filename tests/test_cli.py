@@ -12,21 +12,9 @@ import pytest
 
 from inrcodec.cli import main
 
+from cli_helpers import assert_one_line_error, run
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def run(argv, capsys):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err, fragment=""):
-    assert code != 0
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("inrcodec: error: "), err
-    assert "Traceback" not in err
-    assert fragment.lower() in lines[0].lower()
 
 
 @pytest.fixture

@@ -23,22 +23,11 @@ from inrcodec.errors import InrcodecError
 from inrcodec.model.latents import LatentLayout
 from inrcodec.video.layout import DEFAULT_TEMPORAL_CONTEXT, VideoLayout, temporal_offsets
 
+from cli_helpers import assert_one_line_error, run
+
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "tests" / "data" / "carphone_4f_32x32.y4m"
 ITERATIONS = 200          # enough for the latents to leave 0 on this clip (~5 s on one thread)
-
-
-def run(argv, capsys):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err, fragment=""):
-    assert code != 0
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("inrcodec: error: "), err
-    assert fragment.lower() in lines[0].lower(), lines[0]
 
 
 def psnr(a, b):

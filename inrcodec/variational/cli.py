@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..cli import _positive_float
 from ..errors import InrcodecError
 
 
@@ -12,20 +13,8 @@ def add_encode_arguments(parser) -> None:
     g.add_argument("--mode", choices=["grid", "rec"], default="grid",
                    help="grid: quantized latent grids + ARM (default); rec: a Bayesian coordinate "
                         "network whose weights are sent by relative-entropy coding")
-    g.add_argument("--bpp", type=_positive_bpp, default=None, metavar="BPP",
+    g.add_argument("--bpp", type=_positive_float, default=None, metavar="BPP",
                    help="rec mode: target rate in bits per pixel (instead of --lmbda)")
-
-
-def _positive_bpp(text: str) -> float:
-    import argparse
-    import math
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
 
 
 def check_mode_flags(args, lmbda_given: bool) -> None:

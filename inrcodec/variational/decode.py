@@ -28,17 +28,11 @@ class ParsedRec:
 
 def is_rec_data(data) -> bool:
     """Whether these bytes claim to be a rec-mode .inr (the full checks come with parsing)."""
-    m = bitstream.MAGIC
-    return len(data) > len(m) + 1 and bytes(data[:len(m)]) == m and data[len(m) + 1] == bitstream.MODE_REC
+    return bitstream.peek_mode(data) == bitstream.MODE_REC
 
 
 def parse(data: bytes) -> ParsedRec:
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise InrcodecError("decode expects bytes")
-    data = bytes(data)
-    c = bitstream.unpack(data)
-    if c.mode != bitstream.MODE_REC:
-        raise InrcodecError(f"not a rec-mode file (mode {bitstream.MODE_NAMES.get(c.mode, c.mode)})")
+    c = bitstream.unpack_as(data, bitstream.MODE_REC)
     header = RecHeader.from_bytes(c.header)
     if len(c.sections) != len(SECTION_NAMES):
         raise InrcodecError("corrupt inrcodec file: wrong number of sections")

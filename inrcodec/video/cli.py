@@ -8,6 +8,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
+from ..cli import _int_at_least
 from ..errors import InrcodecError
 
 VIDEO_ONLY_FLAGS = ("frames", "start", "group", "fps")
@@ -133,30 +134,8 @@ def print_info(path: str, info: dict) -> None:
 
 def is_video_data(data: bytes) -> bool:
     """Whether these bytes claim to be a video .inr (the full checks come with parsing)."""
-    from ..bitstream import MAGIC, MODE_VIDEO
-    return len(data) > len(MAGIC) + 1 and data[:len(MAGIC)] == MAGIC and data[len(MAGIC) + 1] == MODE_VIDEO
-
-
-def _positive_int(text: str) -> int:
-    import argparse
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    import argparse
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+    from ..bitstream import MODE_VIDEO, peek_mode
+    return peek_mode(data) == MODE_VIDEO
 
 
 def _fps(text: str) -> Fraction:
@@ -181,11 +160,11 @@ def add_encode_arguments(parser) -> None:
     """The video-only flags of `inrcodec encode` (input: a video file or a directory of frames)."""
     from .layout import MAX_GROUP
     g = parser.add_argument_group("video input (a video file, .y4m, or a directory of numbered frames)")
-    g.add_argument("--frames", type=_positive_int, default=None, metavar="N",
+    g.add_argument("--frames", type=_int_at_least(1), default=None, metavar="N",
                    help="code N frames (default: all)")
-    g.add_argument("--start", type=_non_negative_int, default=None, metavar="K",
+    g.add_argument("--start", type=_int_at_least(0), default=None, metavar="K",
                    help="skip the first K frames (default 0)")
-    g.add_argument("--group", type=_positive_int, default=None, metavar="G",
+    g.add_argument("--group", type=_int_at_least(1), default=None, metavar="G",
                    help=f"frames per group, each fitted separately (default 8, at most {MAX_GROUP})")
     g.add_argument("--fps", type=_fps, default=None,
                    help="frame rate to store (default: the file's; 25 for a directory of frames)")

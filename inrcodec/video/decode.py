@@ -29,12 +29,7 @@ class ParsedVideo:
 
 
 def parse(data: bytes) -> ParsedVideo:
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise InrcodecError("decode expects bytes")
-    data = bytes(data)
-    c = bitstream.unpack(data)
-    if c.mode != bitstream.MODE_VIDEO:
-        raise InrcodecError(f"not a video file (mode {bitstream.MODE_NAMES.get(c.mode, c.mode)})")
+    c = bitstream.unpack_as(data, bitstream.MODE_VIDEO)
     header = VideoHeader.from_bytes(c.header)
     if len(c.sections) != SECTIONS_PER_GROUP * header.n_groups:
         raise InrcodecError("corrupt inrcodec file: wrong number of sections")
