@@ -10,17 +10,21 @@ pixels (or .inr bytes) to a worker and writes what comes back, so workers never 
 tree: a cluster needs no shared file system, and an interrupted run leaves no half-written file
 (outputs go through `io.write_atomic`: a temporary file beside the target, then a rename).
 
-Outputs mirror the input tree (`a/b.png` -> `OUTPUT_DIR/a/b.inr`, or `a/b.inr` -> `a/b.png`), with
-`OUTPUT_DIR/results.csv`, one row per input:
+Outputs mirror the input tree (`a/b.png` -> `OUTPUT_DIR/a/b.inr`, or `a/b.inr` -> `a/b.png`; a
+video `a/c.inr` -> the directory `a/c/` of frame_0000.png ..., as `inrcodec decode a/c.inr -o
+a/c/` writes it), with `OUTPUT_DIR/results.csv`, one row per input:
 
     encode: path,status,bytes,bpp,psnr,encode_seconds,device,error
-    decode: path,status,bytes,width,height,decode_seconds,error
+    decode: path,status,bytes,width,height,frames,decode_seconds,error
 
-`status` is ok, skipped or failed; `bytes` is the size of the .inr file in both. Runs are
-resumable: an .inr that already exists and parses (CRC checked) is skipped, a corrupt or partial
-one is encoded again; decoding skips existing PNGs unless force=True. One bad input becomes a
-failed row with its one-line error and the batch goes on. The CSV is rewritten atomically as
-results arrive (at most every few seconds) and at the end, so an interrupted run keeps a valid one.
+`status` is ok, skipped or failed; `bytes` is the size of the .inr file in both; `frames` is 1 for
+an image. Runs are resumable: an .inr that already exists and parses (CRC checked) is skipped, a
+corrupt or partial one is encoded again; decoding skips existing readable PNGs, and frame
+directories holding exactly the clip's frames (each a readable PNG of its size), unless
+force=True. A frame directory is filled under a temporary name beside it and renamed into place.
+One bad input becomes a failed row with its one-line error and the batch goes on. The CSV is
+rewritten atomically as results arrive (at most every few seconds) and at the end, so an
+interrupted run keeps a valid one.
 """
 from __future__ import annotations
 
@@ -39,7 +43,8 @@ from .errors import InrcodecError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".webp")
 ENCODE_FIELDS = ("path", "status", "bytes", "bpp", "psnr", "encode_seconds", "device", "error")
-DECODE_FIELDS = ("path", "status", "bytes", "width", "height", "decode_seconds", "error")
+DECODE_FIELDS = ("path", "status", "bytes", "width", "height", "frames", "decode_seconds",
+                 "error")
 RESULTS_NAME = "results.csv"
 ENCODE_OPTIONS = ("lmbda", "preset", "iterations", "time_budget", "device", "seed")
 RAY_MISSING = 'the ray executor needs Ray: pip install -e ".[cluster]"'
@@ -67,7 +72,12 @@ def _encode_task(image, options: dict) -> dict:
 
 
 def _decode_task(data: bytes, options: dict) -> dict:
+    """An image (grid or rec mode) -> {"data": PNG bytes, ...}; a video -> {"pngs": [PNG bytes
+    of each frame], ...}."""
     try:
+        from .bitstream import MODE_VIDEO, peek_mode
+        if peek_mode(data) == MODE_VIDEO:
+            return _decode_video_task(data)
         from .decode import decode
         start = time.perf_counter()
         image = decode(data)
@@ -76,7 +86,23 @@ def _decode_task(data: bytes, options: dict) -> dict:
     except Exception as exc:
         return {"error": _one_line(exc)}
     h, w = image.shape[:2]
-    return {"data": png, "width": w, "height": h, "decode_seconds": seconds}
+    return {"data": png, "width": w, "height": h, "frames": 1, "decode_seconds": seconds}
+
+
+def _decode_video_task(data: bytes) -> dict:
+    from .video.decode import decode_groups, parse
+    start = time.perf_counter()
+    parsed = parse(data)
+    pngs, seconds = [], 0.0
+    for frames in decode_groups(parsed):
+        seconds += time.perf_counter() - start
+        pngs += [io.encode_image_file(frame, ".png") for frame in frames]
+        start = time.perf_counter()
+    h = parsed.header
+    if len(pngs) != h.frames:
+        raise InrcodecError(f"internal: {len(pngs)} frames decoded, the header says {h.frames}")
+    return {"pngs": pngs, "width": h.width, "height": h.height, "frames": h.frames,
+            "decode_seconds": seconds}
 
 
 _TASKS = {"encode": _encode_task, "decode": _decode_task}
@@ -121,6 +147,7 @@ class _Job:
     rel: str        # input path relative to the input dir, POSIX style (the CSV's `path`)
     src: Path
     dst: Path
+    video: bool = False     # decode: dst is a directory of frames
 
 
 def cpu_count() -> int:
@@ -159,20 +186,29 @@ def _make_output_dir(output_dir) -> Path:
     return out
 
 
-def _plan(input_dir, output_dir, suffixes, out_suffix: str, what: str):
+def _plan(input_dir, output_dir, suffixes, out_suffix: str, what: str, is_video=None):
+    """(output dir, jobs, clashes: rel -> why it cannot be written). is_video(src path): whether
+    the input decodes to a directory (named as the output without its suffix)."""
     rels = find_inputs(input_dir, suffixes, exclude=output_dir)
     if not rels:
         raise InrcodecError(f"{input_dir}: no {what} found (looked for {', '.join(suffixes)})")
     out = _make_output_dir(output_dir)
     jobs, clashes, owner = [], {}, {}
     for rel in rels:
-        dst_rel = Path(rel).with_suffix(out_suffix).as_posix()
-        job = _Job(rel, Path(input_dir) / rel, out / dst_rel)
+        src = Path(input_dir) / rel
+        video = bool(is_video and is_video(src))
+        dst_rel = Path(rel).with_suffix("" if video else out_suffix).as_posix()
+        job = _Job(rel, src, out / dst_rel, video)
         if dst_rel in owner:        # a.png and a.jpg would both become a.inr
             clashes[rel] = f"output {dst_rel} is already written from {owner[dst_rel]}"
         else:
             owner[dst_rel] = rel
         jobs.append(job)
+    parents = {parent.as_posix() for rel in owner for parent in Path(rel).parents}
+    for job in jobs:                # video a.inr -> a/, while a/b.inr -> a/b.png
+        dst_rel = job.dst.relative_to(out).as_posix()
+        if job.rel not in clashes and dst_rel in parents:
+            clashes[job.rel] = f"output {dst_rel} is also a directory of the mirrored tree"
     return out, jobs, clashes
 
 
@@ -261,6 +297,88 @@ def _existing_image(path: Path):
     return (shape[1], shape[0]) if len(shape) >= 2 else None
 
 
+def _is_video_inr(path: Path) -> bool:
+    """Whether the file starts like a video .inr (the mode byte; the full checks come later)."""
+    from .bitstream import MAGIC, MODE_VIDEO, peek_mode
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(MAGIC) + 3)
+    except OSError:
+        return False
+    return peek_mode(head) == MODE_VIDEO
+
+
+def _existing_frames(directory: Path, src: Path):
+    """(width, height, frames) if `directory` holds exactly the frames of the video .inr `src`
+    (frame_0000.png ..., each a readable image of the clip's size, no other frame_*.png), else
+    None."""
+    from .video.decode import parse
+    from .video.io import FRAME_NAME, frame_name
+    if not directory.is_dir():
+        return None
+    try:
+        h = parse(src.read_bytes()).header
+        names = {p.name for p in directory.iterdir() if FRAME_NAME.fullmatch(p.name)}
+    except (OSError, InrcodecError):
+        return None
+    expected = [frame_name(k, h.frames) for k in range(h.frames)]
+    if names != set(expected):
+        return None
+    for name in expected:
+        if _existing_image(directory / name) != (h.width, h.height):
+            return None
+    return h.width, h.height, h.frames
+
+
+def _write_frames(job: _Job, pngs: list) -> None:
+    """Write a video's frames as job.dst/frame_0000.png ...: filled under a temporary name in the
+    same parent, then renamed into place, so an interruption leaves no partial directory. An
+    existing directory there (decoded before, or incomplete) is replaced only if it holds nothing
+    but frame files."""
+    import shutil
+    import tempfile
+
+    from .video.io import FRAME_NAME, frame_name
+    dst = job.dst
+    if dst.exists() and not dst.is_dir():
+        raise InrcodecError(f"{dst}: exists and is not a directory")
+    if dst.is_dir():
+        others = [p.name for p in dst.iterdir() if not FRAME_NAME.fullmatch(p.name)]
+        if others:
+            raise InrcodecError(f"{dst}: holds files other than decoded frames ({others[0]}); "
+                                "not replaced")
+    tmp = old = None
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent))
+        for k, png in enumerate(pngs):
+            (tmp / frame_name(k, len(pngs))).write_bytes(png)
+        os.chmod(tmp, 0o777 & ~_umask())        # mkdtemp made it private
+        if dst.is_dir():
+            old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".old", dir=dst.parent))
+            os.rename(dst, old / dst.name)
+            try:
+                os.rename(tmp, dst)
+            except BaseException:
+                os.rename(old / dst.name, dst)
+                raise
+        else:
+            os.rename(tmp, dst)
+        tmp = None
+    except OSError as exc:
+        raise InrcodecError(f"{dst}: cannot write ({exc.strerror or exc})") from None
+    finally:
+        for leftover in (tmp, old):
+            if leftover is not None:
+                shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _check_common(executor, workers, ray_address, gpus_per_task):
     if executor not in ("local", "ray"):
         raise InrcodecError(f"unknown executor {executor!r} (local or ray)")
@@ -332,18 +450,30 @@ def encode_batch(input_dir, output_dir, *, executor: str = "local", workers: int
 def decode_batch(input_dir, output_dir, *, executor: str = "local", workers: int | None = None,
                  ray_address: str | None = None, force: bool = False,
                  progress: bool = True) -> list[dict]:
-    """Decode every .inr under input_dir to output_dir/<relative path>.png; return the CSV rows."""
+    """Decode every .inr under input_dir to output_dir/<relative path>.png (a video: to the
+    directory output_dir/<relative path without .inr>/ of PNG frames); return the CSV rows."""
     _check_common(executor, workers, ray_address, None)
-    out, jobs, clashes = _plan(input_dir, output_dir, (".inr",), ".png", ".inr files")
+    out, jobs, clashes = _plan(input_dir, output_dir, (".inr",), ".png", ".inr files",
+                               is_video=_is_video_inr)
     results = _Results(out / RESULTS_NAME, DECODE_FIELDS, len(jobs), "decode", progress)
     todo = []
     for job in jobs:
-        existing = None if force else _existing_image(job.dst)
+        if job.rel in clashes:
+            results.add({"path": job.rel, "status": "failed", "bytes": _size(job.src),
+                         "error": clashes[job.rel]})
+            continue
+        if force:
+            existing = None
+        elif job.video:
+            existing = _existing_frames(job.dst, job.src)
+        else:
+            size = _existing_image(job.dst)
+            existing = None if size is None else (*size, 1)
         if existing is None:
             todo.append(job)
             continue
         results.add({"path": job.rel, "status": "skipped", "bytes": _size(job.src),
-                     "width": existing[0], "height": existing[1]})
+                     "width": existing[0], "height": existing[1], "frames": existing[2]})
 
     def prepare(job):
         return io.read_bytes(job.src)
@@ -352,7 +482,12 @@ def decode_batch(input_dir, output_dir, *, executor: str = "local", workers: int
         row = {"path": job.rel, "bytes": _size(job.src)}
         if "error" in result:
             return {**row, "status": "failed", "error": result["error"]}
-        _write_output(job, result.pop("data"))
+        if job.video != ("pngs" in result):
+            return {**row, "status": "failed", "error": "the file changed while the batch ran"}
+        if job.video:
+            _write_frames(job, result.pop("pngs"))
+        else:
+            _write_output(job, result.pop("data"))
         return {**row, "status": "ok", **result}
 
     _run("decode", todo, prepare, finish, results, {}, executor, workers, ray_address, None, "cpu")

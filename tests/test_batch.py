@@ -162,6 +162,118 @@ def test_decode_batch(first_run, tmp_path):
     assert code == 0 and "3 decoded, 0 skipped, 0 failed" in stdout
 
 
+CLIP = ROOT / "tests" / "data" / "carphone_4f_32x32.y4m"
+CLIP_FRAMES = [f"frame_{k:04d}.png" for k in range(3)]
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory, photo) -> Path:
+    """coded/ with a grid-mode image, a rec-mode image and (in sub/) a 3-frame 16x16 video in two
+    groups, each fitted for 5 steps: only their decoding matters here."""
+    root = tmp_path_factory.mktemp("mixed") / "coded"
+    (root / "sub").mkdir(parents=True)
+    image = np.ascontiguousarray(photo[:16, :16])
+    (root / "img.inr").write_bytes(inrcodec.encode(image, iterations=5, device="cpu"))
+    from inrcodec.variational.encoder import encode_with_result
+    small = np.ascontiguousarray(photo[100:112, 100:112])
+    (root / "rec.inr").write_bytes(encode_with_result(small, bpp=3.0, iterations=5, seed=5)[0])
+    from inrcodec.video import encode_video
+    from inrcodec.video.io import open_clip
+    frames = np.ascontiguousarray(np.stack(list(open_clip(CLIP, frames=3).frames))[:, 8:24, 8:24])
+    video = encode_video(frames, 25, iterations=5, group=2, device="cpu")
+    (root / "sub" / "clip.inr").write_bytes(video)
+    return root
+
+
+def test_decode_batch_images_and_videos(mixed, tmp_path):
+    out = tmp_path / "decoded"
+    code, stdout, stderr = run(["decode-batch", mixed, "-o", out, "--workers", 1])
+    assert code == 0 and "3 decoded, 0 skipped, 0 failed" in stdout, stderr
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == \
+        ["img.png", "rec.png", "results.csv", "sub", "sub/clip",
+         *[f"sub/clip/{name}" for name in CLIP_FRAMES]]
+    for name in ("img", "rec"):
+        np.testing.assert_array_equal(iio.imread(out / f"{name}.png"),
+                                      inrcodec.decode((mixed / f"{name}.inr").read_bytes()))
+    # the same frames as `inrcodec decode clip.inr -o clip/`
+    ref = tmp_path / "ref"
+    assert run(["decode", mixed / "sub" / "clip.inr", "-o", ref])[0] == 0
+    assert sorted(p.name for p in ref.iterdir()) == CLIP_FRAMES
+    for name in CLIP_FRAMES:
+        np.testing.assert_array_equal(iio.imread(out / "sub" / "clip" / name),
+                                      iio.imread(ref / name))
+    with open(out / "results.csv") as f:
+        assert f.readline().strip() == ",".join(batch.DECODE_FIELDS)
+    rows = read_csv(out / "results.csv")
+    assert {k: (r["status"], r["width"], r["height"], r["frames"]) for k, r in rows.items()} == {
+        "img.inr": ("ok", "16", "16", "1"), "rec.inr": ("ok", "12", "12", "1"),
+        "sub/clip.inr": ("ok", "16", "16", "3")}
+    assert int(rows["sub/clip.inr"]["bytes"]) == (mixed / "sub" / "clip.inr").stat().st_size
+    assert float(rows["sub/clip.inr"]["decode_seconds"]) > 0
+
+    # A second run skips all three (no worker is started).
+    stamp = {p: p.stat().st_mtime_ns for p in out.rglob("*.png")}
+    code, stdout, _ = run(["decode-batch", mixed, "-o", out])
+    assert code == 0 and "0 decoded, 3 skipped, 0 failed" in stdout
+    rows = read_csv(out / "results.csv")
+    assert {k: (r["status"], r["frames"]) for k, r in rows.items()} == {
+        "img.inr": ("skipped", "1"), "rec.inr": ("skipped", "1"), "sub/clip.inr": ("skipped", "3")}
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.png")} == stamp
+
+    # A frame directory missing a frame is not done: it is decoded again and replaced whole.
+    (out / "sub" / "clip" / CLIP_FRAMES[1]).unlink()
+    code, stdout, _ = run(["decode-batch", mixed, "-o", out, "--workers", 1])
+    assert code == 0 and "1 decoded, 2 skipped, 0 failed" in stdout
+    assert sorted(p.name for p in (out / "sub" / "clip").iterdir()) == CLIP_FRAMES
+    assert sorted(p.name for p in (out / "sub").iterdir()) == ["clip"]      # no temporary dirs
+    np.testing.assert_array_equal(iio.imread(out / "sub" / "clip" / CLIP_FRAMES[1]),
+                                  iio.imread(ref / CLIP_FRAMES[1]))
+
+
+def test_frame_directory_writes_are_atomic(tmp_path):
+    """Interrupted while writing frames: nothing under the output's name (and an older complete
+    directory stays as it was); a directory holding other files is never replaced."""
+    from inrcodec.io import encode_image_file
+    png = encode_image_file(np.zeros((4, 4, 3), np.uint8), ".png")
+
+    class Interrupted(list):
+        def __iter__(self):
+            yield self[0]
+            raise KeyboardInterrupt
+
+    out = tmp_path / "out"
+    job = batch._Job("clip.inr", tmp_path / "clip.inr", out / "sub" / "clip", True)
+    with pytest.raises(KeyboardInterrupt):
+        batch._write_frames(job, Interrupted([png] * 3))
+    assert [p.name for p in (out / "sub").iterdir()] == []
+    batch._write_frames(job, [png] * 3)
+    assert sorted(p.name for p in job.dst.iterdir()) == CLIP_FRAMES
+    with pytest.raises(KeyboardInterrupt):
+        batch._write_frames(job, Interrupted([png] * 2))
+    assert sorted(p.name for p in job.dst.iterdir()) == CLIP_FRAMES
+    assert [p.name for p in (out / "sub").iterdir()] == ["clip"]
+    batch._write_frames(job, [png] * 2)                    # a shorter clip replaces it whole
+    assert sorted(p.name for p in job.dst.iterdir()) == CLIP_FRAMES[:2]
+    (job.dst / "notes.txt").write_text("mine")
+    with pytest.raises(InrcodecError, match="other than decoded frames"):
+        batch._write_frames(job, [png] * 3)
+    assert (job.dst / "notes.txt").read_text() == "mine"
+    assert [p.name for p in (out / "sub").iterdir()] == ["clip"]
+
+
+def test_video_output_directory_clash(tmp_path):
+    """A video a.inr decodes to a/, which the tree's own a/ (a/b.inr -> a/b.png) also needs."""
+    tree = tmp_path / "coded"
+    (tree / "a").mkdir(parents=True)
+    (tree / "a.inr").write_bytes(b"x")
+    (tree / "a" / "b.inr").write_bytes(b"x")
+    out, jobs, clashes = batch._plan(tree, tmp_path / "o", (".inr",), ".png", ".inr files",
+                                     is_video=lambda p: p.name == "a.inr")
+    assert [(j.rel, j.dst.relative_to(out).as_posix(), j.video) for j in jobs] == \
+        [("a.inr", "a", True), ("a/b.inr", "a/b.png", False)]
+    assert list(clashes) == ["a.inr"] and "a" in clashes["a.inr"]
+
+
 @pytest.mark.parametrize("argv,fragment", [
     (["encode-batch", "{tmp}/missing", "-o", "{tmp}/o"], "no such directory"),
     (["encode-batch", "{tmp}/file.png", "-o", "{tmp}/o"], "not a directory"),

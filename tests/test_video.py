@@ -341,6 +341,97 @@ def test_truncated_mp4_input(tmp_path, capsys, source):
     assert_one_line_error(code, err, str(cut))
 
 
+# The committed clip: a 47-byte header, then 4 frames of "FRAME\n" + 32*32*3/2 bytes (C420jpeg).
+Y4M_HEADER, Y4M_FRAME = 47, 6 + 32 * 32 * 3 // 2
+
+
+@pytest.mark.parametrize("keep,frame", [
+    (Y4M_HEADER + 4 * Y4M_FRAME - 1, 3),            # last frame one byte short
+    (Y4M_HEADER + Y4M_FRAME + 700, 1),              # cut in the middle of frame 1's planes
+    (Y4M_HEADER + 2 * Y4M_FRAME + 3, 2),            # cut inside frame 2's "FRAME" marker
+    (Y4M_HEADER + 2 * Y4M_FRAME + 6, 2),            # frame 2's marker line and nothing else
+])
+def test_truncated_y4m_is_refused(tmp_path, capsys, keep, frame):
+    """A .y4m cut inside a frame is an error naming the frame, not a clip of the frames before."""
+    assert CLIP.stat().st_size == Y4M_HEADER + 4 * Y4M_FRAME
+    cut = tmp_path / "clip.y4m"
+    cut.write_bytes(CLIP.read_bytes()[:keep])
+    out = tmp_path / "o.inr"
+    code, stdout, err = run(["encode", cut, "-o", out, "--iterations", 0, "--quiet"], capsys)
+    assert_one_line_error(code, err, f"{cut}: truncated video (frame {frame} is incomplete)")
+    assert stdout == "" and not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.y4m"]     # no temporary file
+    from inrcodec.video.io import open_clip
+    with pytest.raises(InrcodecError, match=f"frame {frame} is incomplete"):
+        open_clip(cut)
+
+
+def test_y4m_cut_between_frames_or_after_the_wanted_ones(tmp_path, source):
+    """A file cut exactly after a frame is a shorter, valid clip; with --frames only the frames
+    asked for must be whole (a cut after them does not matter)."""
+    from inrcodec.video.io import open_clip
+    frames, _ = source
+    cut = tmp_path / "clip.y4m"
+    cut.write_bytes(CLIP.read_bytes()[:Y4M_HEADER + 3 * Y4M_FRAME])
+    clip = open_clip(cut)
+    assert clip.count == 3 and np.array_equal(np.stack(list(clip.frames)), frames[:3])
+    cut.write_bytes(CLIP.read_bytes()[:Y4M_HEADER + 3 * Y4M_FRAME - 10])   # frame 2 is cut
+    assert np.array_equal(np.stack(list(open_clip(cut, frames=2).frames)), frames[:2])
+    with pytest.raises(InrcodecError, match="frame 2 is incomplete"):
+        open_clip(cut, start=1, frames=2)
+
+
+def test_y4m_frame_without_its_marker_is_refused(tmp_path, capsys):
+    data = bytearray(CLIP.read_bytes())
+    data[Y4M_HEADER + Y4M_FRAME:Y4M_HEADER + Y4M_FRAME + 5] = b"FRAMX"
+    bad = tmp_path / "clip.y4m"
+    bad.write_bytes(bytes(data))
+    code, _, err = run(["encode", bad, "-o", tmp_path / "o.inr", "--iterations", 0], capsys)
+    assert_one_line_error(code, err, "corrupt video (frame 1 does not start with FRAME")
+    assert not (tmp_path / "o.inr").exists()
+
+
+def test_y4m_frame_parameters_and_other_layouts(tmp_path):
+    """FRAME lines may carry parameters; plane sizes follow the colour space (odd sizes round
+    the chroma planes up)."""
+    from inrcodec.video.io import check_y4m, y4m_frame_bytes
+    data = CLIP.read_bytes()
+    body = data[Y4M_HEADER:]
+    with_params = data[:Y4M_HEADER] + body[:Y4M_FRAME].replace(b"FRAME\n", b"FRAME Ip XA=1\n") \
+        + body[Y4M_FRAME:]
+    clip = tmp_path / "p.y4m"
+    clip.write_bytes(with_params)
+    assert check_y4m(clip) == 4
+    assert y4m_frame_bytes(b"YUV4MPEG2 W5 H3 F25:1") == 15 + 2 * 3 * 2          # 420jpeg
+    assert y4m_frame_bytes(b"YUV4MPEG2 W5 H3 F25:1 C444") == 45
+    assert y4m_frame_bytes(b"YUV4MPEG2 W5 H3 F25:1 C422p10") == 2 * (15 + 2 * 3 * 3)
+    assert y4m_frame_bytes(b"YUV4MPEG2 W5 H3 Cmono") == 15
+    assert y4m_frame_bytes(b"YUV4MPEG2 W0 H-3 Fx") is None       # left to ffmpeg to refuse
+    assert y4m_frame_bytes(b"YUV4MPEG2 W5 H3 Cweird") is None
+
+
+def test_truncated_mkv_input(tmp_path, capsys, source):
+    """ffmpeg decodes the frames before the cut without complaint on its stdout; its demuxer's
+    warning ("File ended prematurely") makes it an error, unless --frames asks for fewer."""
+    from fractions import Fraction
+    from inrcodec.video.io import FrameWriter, open_clip
+    frames, _ = source
+    clip = np.concatenate([frames, frames[::-1], frames])            # 12 frames
+    good = tmp_path / "good.mkv"
+    w = FrameWriter(good, False, 32, 32, 3, Fraction(25), len(clip))
+    w.write(clip)
+    w.finish()
+    assert len(list(open_clip(good).frames)) == 12
+    data = good.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[:len(data) * 9 // 10])
+    out = tmp_path / "o.inr"
+    code, _, err = run(["encode", cut, "-o", out, "--iterations", 0], capsys)
+    assert_one_line_error(code, err, f"{cut}: truncated or corrupt video (ffmpeg:")
+    assert not out.exists()
+    assert len(list(open_clip(cut, frames=2).frames)) == 2
+
+
 def _with_crc(body: bytes) -> bytes:
     return body + struct.pack("<I", zlib.crc32(body))
 
