@@ -3,6 +3,10 @@
     python -m benchmarks.rd --size 128 --iterations 2000 --workers 2 --tag kodak128
     python -m benchmarks.rd --size 128 --rec --rec-bpps 0.15,0.3,0.6 --codecs jpeg,webp --tag rec_kodak128
 
+    python -m benchmarks.rd --size 128 --latent-coding round,uq --codecs jpeg,webp --tag uq_kodak128
+
+--latent-coding round,uq fits the grid codec both ways (curves `inrcodec-<preset>` and
+`inrcodec-<preset>-uq`) and adds their BD-rate against each other.
 --rec adds the variational codec (`--mode rec`, relative-entropy coded weights) as the curve
 `inrcodec-rec`, one point per target bpp (--preset none leaves the grid codec out).
 
@@ -46,22 +50,27 @@ def _inrcodec_point(job):
     torch.set_num_threads(1)
     import inrcodec
     from benchmarks.metrics import psnr
-    name, size, lmbda, iterations, preset, seed = job
+    name, size, lmbda, iterations, preset, seed, latent_coding = job
     img = load_crop(name, size)
     if preset == "rec":            # the variational mode; `lmbda` holds the target bpp
         from inrcodec.variational import encode_rec_with_report
         data, report = encode_rec_with_report(img, bpp=lmbda, iterations=iterations, seed=seed)
     else:
         data, report = inrcodec.encode_with_report(img, lmbda=lmbda, iterations=iterations,
-                                                   preset=preset, seed=seed)
+                                                   preset=preset, seed=seed,
+                                                   latent_coding=latent_coding)
     start = time.perf_counter()
     decoded = inrcodec.decode(data)
     decode_s = time.perf_counter() - start
-    return {"image": name, "codec": f"inrcodec-{preset}", "param": lmbda,
+    return {"image": name, "codec": _curve_name(preset, latent_coding), "param": lmbda,
             "bytes": len(data), "bpp": 8 * len(data) / (img.shape[0] * img.shape[1]),
             "psnr": psnr(img, decoded), "encode_s": report["encode_seconds"], "decode_s": decode_s,
             "iterations": iterations, "device": report["device"],
             "macs_per_pixel": report["macs_per_pixel"]}
+
+
+def _curve_name(preset: str, latent_coding: str) -> str:
+    return f"inrcodec-{preset}" + ("-uq" if latent_coding == "uq" else "")
 
 
 def classical_points(name: str, size: int, codecs: list[str]) -> list[dict]:
@@ -209,6 +218,8 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tag", default=None)
+    ap.add_argument("--latent-coding", default="round",
+                    help="round, uq, or both comma-separated (grid codec's latent quantization)")
     ap.add_argument("--rec", action="store_true", help="add the variational codec (--mode rec)")
     ap.add_argument("--rec-bpps", default="0.15,0.3,0.6", help="its target rates (bpp)")
     args = ap.parse_args(argv)
@@ -222,12 +233,16 @@ def main(argv=None):
     lmbdas = [float(x) for x in args.lmbdas.split(",")]
     tag = args.tag or f"kodak{args.size or 'full'}_{args.preset.replace(',', '-')}_{args.iterations}it"
     presets = [] if args.preset == "none" else args.preset.split(",")
-    jobs = [(im, args.size, lm, args.iterations, pr, args.seed)
-            for pr in presets for im in images for lm in lmbdas]
+    latent_codings = args.latent_coding.split(",")
+    if not set(latent_codings) <= {"round", "uq"}:
+        ap.error(f"--latent-coding: round and/or uq, got {args.latent_coding}")
+    jobs = [(im, args.size, lm, args.iterations, pr, args.seed, lc)
+            for pr in presets for lc in latent_codings for im in images for lm in lmbdas]
+    curves = [_curve_name(pr, lc) for pr in presets for lc in latent_codings]
     if args.rec:                   # slowest first, so the workers stay busy
-        jobs = [(im, args.size, float(b), args.iterations, "rec", args.seed)
+        jobs = [(im, args.size, float(b), args.iterations, "rec", args.seed, "round")
                 for im in images for b in args.rec_bpps.split(",")] + jobs
-        presets = [*presets, "rec"]
+        curves = [*curves, "inrcodec-rec"]
     start = time.time()
     rows = []
     from tqdm import tqdm
@@ -237,7 +252,7 @@ def main(argv=None):
             rows += classical_points(im, args.size, codecs)
         for f in tqdm(futures, desc="inrcodec fits", unit="fit"):
             rows.append(f.result())
-    ours_all = [f"inrcodec-{pr}" for pr in presets]
+    ours_all = curves
     RESULTS.mkdir(parents=True, exist_ok=True)
     fields = ["image", "codec", "param", "bytes", "bpp", "psnr", "encode_s", "decode_s",
               "iterations", "device", "macs_per_pixel"]
@@ -250,11 +265,17 @@ def main(argv=None):
     for ours in ours_all:
         table, summary[ours] = summarise(rows, ours, codecs)
         tables += [table, ""]
+    if len(latent_codings) == 2:   # uq against rounding, preset by preset
+        for pr in presets:
+            table, summary[f"{pr}: uq vs round"] = summarise(
+                rows, _curve_name(pr, "uq"), [_curve_name(pr, "round")])
+            tables += [table, ""]
     crop = f"{args.size}x{args.size} centre crops" if args.size else "full images"
     md = [f"# RD benchmark: {tag}", "",
           f"Command: `{command}`  ", f"Machine: {machine()}  ", f"Versions: {versions()}  ",
           f"Wall time: {time.time() - start:.0f} s", "",
           f"Images: Kodak {', '.join(images)} ({crop}). inrcodec preset(s) `{args.preset}`, "
+          f"latent coding {' and '.join(latent_codings)}, "
           f"{args.iterations} iterations, λ ∈ {lmbdas}, on CPU; every point is a real file "
           f"decoded through the bitstream. PSNR on RGB (8-bit, peak 255).", ""]
     if args.rec:

@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     steps.add_argument("--time-budget", type=_positive_float, default=None, metavar="SECONDS",
                        help="fit for this wall-clock time instead of a step count "
                             "(the schedule is stretched to fit)")
+    e.add_argument("--latent-coding", choices=["round", "uq"], default=None,   # None: round
+                   help="how latents become symbols: round (default), or uq = universal "
+                        "quantization with a shared dither (decoder sees exactly the training noise)")
     e.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     e.add_argument("--seed", type=_non_negative_int, default=0)
     e.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
@@ -134,10 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     eb.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     eb.add_argument("--seed", type=_non_negative_int, default=0)
 
-    db = sub.add_parser("decode-batch", help="decode every .inr under a directory to PNGs")
+    db = sub.add_parser("decode-batch", help="decode every .inr under a directory to PNGs "
+                                             "(a video to a folder of PNG frames)")
     db.add_argument("input_dir")
     executor_args(db)
-    db.add_argument("--force", action="store_true", help="decode again even if the PNG exists")
+    db.add_argument("--force", action="store_true", help="decode again even if the output exists")
     return p
 
 
@@ -158,12 +162,18 @@ def cmd_encode(args) -> int:
         args.preset = DEFAULT_PRESET
     elif getattr(args, "mode", "grid") == "rec":
         raise InrcodecError("--preset applies to the grid codec; --mode rec has one architecture")
+    if args.latent_coding is None:
+        args.latent_coding = "round"
+    elif getattr(args, "mode", "grid") == "rec":
+        raise InrcodecError("--latent-coding applies to the grid codec's latents, not --mode rec")
     from .video.cli import image_input_with_video_flags
     from .video.io import is_video_input
     if is_video_input(args.input):
         from .video.cli import cmd_encode as cmd_encode_video
         if getattr(args, "mode", "grid") == "rec":
             raise InrcodecError("--mode rec codes still images only")
+        if args.latent_coding != "round":
+            raise InrcodecError("--latent-coding uq is for still images; video latents are rounded")
         return cmd_encode_video(args)
     if image_input_with_video_flags(args):
         raise InrcodecError(f"{image_input_with_video_flags(args)} applies to video input only "
@@ -181,7 +191,8 @@ def cmd_encode(args) -> int:
     data, report = encode_with_report(image, lmbda=args.lmbda, preset=args.preset,
                                       iterations=args.iterations, device=args.device,
                                       seed=args.seed, progress=not args.quiet,
-                                      time_budget=args.time_budget)
+                                      time_budget=args.time_budget,
+                                      latent_coding=args.latent_coding)
     io.write_atomic(output, data, args.force)
     report["output"] = output
     if args.json:
@@ -237,6 +248,7 @@ def file_info(data: bytes) -> dict:
         "mode": "image",
         "width": h.width, "height": h.height, "channels": h.channels,
         "preset": h.preset or "custom",
+        "latent_coding": h.latent_coding,
         "architecture": h.arch.describe(),
         "bytes": parsed.total_bytes,
         "bpp": 8.0 * parsed.total_bytes / (h.width * h.height),
@@ -265,6 +277,8 @@ def cmd_info(args) -> int:
     print(f"{args.input}: inrcodec format {info['format_version']}, {info['mode']}, "
           f"{info['width']}x{info['height']}, {info['channels']} channel(s)")
     print(f"  preset {info['preset']}: {json.dumps(info['architecture'])}")
+    if info["latent_coding"] != "round":
+        print(f"  latents: universal quantization (shared dither)")
     print(f"  {info['bytes']} bytes ({info['bpp']:.4f} bpp), {info['macs_per_pixel']:.0f} MACs/pixel")
     for name, n in info["sections"].items():
         print(f"  {name:>18}: {n} bytes")

@@ -12,6 +12,7 @@ import torch
 
 from . import bitstream
 from .entropy import coder
+from .entropy.dither import latent_dither
 from .entropy.int_arm import IntArm, IntLayer
 from .entropy.weights import dequantize
 from .errors import InrcodecError
@@ -41,11 +42,13 @@ def parse(data: bytes) -> ParsedFile:
     return ParsedFile(header, sections, len(data) - payload, len(data))
 
 
-def load_networks(header: ImageHeader, sections: dict[str, bytes], arm_inputs: int | None = None):
+def load_networks(header: ImageHeader, sections: dict[str, bytes], arm_inputs: int | None = None,
+                  dithered: bool = False):
     """Decode every module's integer weights; return (float modules, integer ARM).
 
     `header` needs .arch, .channels and .quant (video passes one group's view); arm_inputs is
-    the ARM's context size when it is not arch.arm_context (video)."""
+    the ARM's context size when it is not arch.arm_context (video); dithered: the ARM will see
+    dithered latents (--latent-coding uq)."""
     modules = build_modules(header.arch, header.channels, arm_inputs)
     int_groups = {}
     for name in MODULE_NAMES:
@@ -69,27 +72,35 @@ def load_networks(header: ImageHeader, sections: dict[str, bytes], arm_inputs: i
                 int_groups[(name, pname)] = ints
                 with torch.no_grad():
                     p.copy_(torch.from_numpy(dequantize(ints, step)).to(p.dtype))
-    return modules, int_arm_from(modules["arm"], header, int_groups)
+    return modules, int_arm_from(modules["arm"], header, int_groups, dithered)
 
 
-def int_arm_from(arm, header: ImageHeader, int_groups) -> IntArm:
+def int_arm_from(arm, header: ImageHeader, int_groups, dithered: bool = False) -> IntArm:
     ws = header.quant[("arm", "weight")][0]
     bs = header.quant[("arm", "bias")][0]
     layers = [IntLayer(int_groups[("arm", f"layers.{k}.weight")],
                        int_groups[("arm", f"layers.{k}.bias")], ws, bs)
               for k in range(len(arm.layers))]
-    return IntArm(layers)
+    return IntArm(layers, fractional_inputs=dithered)
+
+
+def latent_dither_for(header: ImageHeader, layout: LatentLayout) -> np.ndarray | None:
+    """The shared dither when the file uses universal quantization of its latents, else None."""
+    return latent_dither(layout.valid_mask()) if header.dithered else None
 
 
 def decode_latent_buffer(parsed: ParsedFile):
+    """(layout, float modules, int64 symbols, float64 latent values: symbols + dither, if any)."""
     h = parsed.header
     layout = LatentLayout(h.arch, h.height, h.width)
-    modules, int_arm = load_networks(h, parsed.sections)
+    modules, int_arm = load_networks(h, parsed.sections, dithered=h.dithered)
+    dither = latent_dither_for(h, layout)
     try:
-        buffer = coder.decode_latents(layout, int_arm, parsed.sections["latents"])
+        symbols = coder.decode_latents(layout, int_arm, parsed.sections["latents"], dither)
     except Exception as exc:
         raise InrcodecError(f"corrupt latent section ({exc})") from None
-    return layout, modules, buffer
+    values = symbols.astype(np.float64) if dither is None else symbols + dither
+    return layout, modules, symbols, values
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
@@ -105,7 +116,7 @@ def decode(data: bytes) -> np.ndarray:
         from .variational.decode import decode as decode_rec
         return decode_rec(data)
     parsed = parse(data)
-    layout, modules, buffer = decode_latent_buffer(parsed)
+    layout, modules, _, values = decode_latent_buffer(parsed)
     image = render(layout, modules["upsampling"], modules["synthesis"],
-                   torch.from_numpy(buffer).to(torch.float32))
+                   torch.from_numpy(values).to(torch.float32))
     return to_uint8(image)

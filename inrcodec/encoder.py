@@ -17,7 +17,7 @@ from .errors import InrcodecError
 from .fit.model import FitModel
 from .fit.quantize import choose_steps
 from .fit.train import fit
-from .header import MAX_PIXELS, ImageHeader
+from .header import LATENT_CODINGS, MAX_PIXELS, ImageHeader
 from .model.params import GROUPS, MODULE_NAMES, grouped_parameters
 from .model.render import render
 
@@ -54,13 +54,16 @@ def validate_image(image) -> np.ndarray:
     return image
 
 
-def _pack(header: ImageHeader, ints: dict, buffer: np.ndarray, layout, modules_from) -> bytes:
-    sections = coded_sections(header.quant, ints, buffer, layout, modules_from)
+def _pack(header: ImageHeader, ints: dict, buffer: np.ndarray, layout, modules_from,
+          dither: np.ndarray | None) -> bytes:
+    sections = coded_sections(header.quant, ints, buffer, layout, modules_from, dither)
     return bitstream.pack(bitstream.MODE_IMAGE, header.to_bytes(), sections)
 
 
-def coded_sections(quant: dict, ints: dict, buffer: np.ndarray, layout, modules_from) -> list[bytes]:
-    """The ARM, upsampling, synthesis and latent sections (video codes one such set per group)."""
+def coded_sections(quant: dict, ints: dict, buffer: np.ndarray, layout, modules_from,
+                   dither: np.ndarray | None = None) -> list[bytes]:
+    """The ARM, upsampling, synthesis and latent sections (video codes one such set per group).
+    dither: the shared latent dither under --latent-coding uq (entropy/dither.py), else None."""
     sections = []
     for name in MODULE_NAMES:
         groups = grouped_parameters(modules_from(name))
@@ -73,8 +76,9 @@ def coded_sections(quant: dict, ints: dict, buffer: np.ndarray, layout, modules_
     arm = modules_from("arm")
     ws, bs = quant[("arm", "weight")][0], quant[("arm", "bias")][0]
     int_arm = IntArm([IntLayer(ints[("arm", f"layers.{k}.weight")], ints[("arm", f"layers.{k}.bias")],
-                               ws, bs) for k in range(len(arm.layers))])
-    sections.append(coder.encode_latents(layout, int_arm, buffer))
+                               ws, bs) for k in range(len(arm.layers))],
+                     fractional_inputs=dither is not None)
+    sections.append(coder.encode_latents(layout, int_arm, buffer, dither))
     return sections
 
 
@@ -82,14 +86,19 @@ def encode_with_report(image: np.ndarray, *, lmbda: float = DEFAULT_LMBDA,
                        preset: str = DEFAULT_PRESET, iterations: int | None = None,
                        device: str = "auto", seed: int = 0, progress: bool = False,
                        arch: Architecture | None = None,
-                       time_budget: float | None = None) -> tuple[bytes, dict]:
+                       time_budget: float | None = None,
+                       latent_coding: str = "round") -> tuple[bytes, dict]:
     """Encode and return (file bytes, report with real bytes/bpp/psnr of the decoded image).
 
-    time_budget (seconds) fits for that wall-clock time instead of a number of iterations."""
+    time_budget (seconds) fits for that wall-clock time instead of a number of iterations.
+    latent_coding: "round" (default) or "uq", universal quantization of the latents with a
+    shared dither (entropy/dither.py)."""
     start = time.perf_counter()
     image = validate_image(image)
     if not (isinstance(lmbda, (int, float)) and 0 < lmbda < 1e3):
         raise InrcodecError(f"lmbda must be a positive number, got {lmbda}")
+    if latent_coding not in LATENT_CODINGS:
+        raise InrcodecError(f"unknown latent coding {latent_coding!r} ({' or '.join(LATENT_CODINGS)})")
     dev = resolve_device(device)
     if time_budget is not None:
         if iterations is not None:
@@ -108,21 +117,22 @@ def encode_with_report(image: np.ndarray, *, lmbda: float = DEFAULT_LMBDA,
     h, w, c = image.shape
     torch.manual_seed(seed)
     target = torch.from_numpy(image).to(dev).permute(2, 0, 1)[None].float() / 255.0
-    model = FitModel(arch, h, w, c).to(dev)
+    model = FitModel(arch, h, w, c, latent_coding=latent_coding).to(dev)
     summary = fit(model, target, lmbda, iterations, progress=progress, time_budget=time_budget)
     model = model.cpu()
     quant, ints, buffer = choose_steps(model, target.cpu(), lmbda)
-    header = ImageHeader(h, w, c, arch, preset, quant)
-    data = _pack(header, ints, buffer, model.layout, model.network)
+    header = ImageHeader(h, w, c, arch, preset, quant, latent_coding)
+    dither = None if model.dither is None else model.dither.double().numpy()
+    data = _pack(header, ints, buffer, model.layout, model.network, dither)
 
     # Verify: the file must decode to exactly the latents we coded, then measure the real result.
     parsed = parse(data)
-    layout, modules, decoded = decode_latent_buffer(parsed)
+    layout, modules, decoded, values = decode_latent_buffer(parsed)
     if not np.array_equal(decoded, buffer):
         raise InrcodecError("internal: latents did not survive the round trip (please report)")
     with torch.no_grad():
         out = to_uint8(render(layout, modules["upsampling"], modules["synthesis"],
-                              torch.from_numpy(decoded).float()))
+                              torch.from_numpy(values).float()))
     mse = np.mean((out.astype(np.float64) - image.astype(np.float64)) ** 2)
     report = {
         "bytes": len(data),
@@ -135,6 +145,7 @@ def encode_with_report(image: np.ndarray, *, lmbda: float = DEFAULT_LMBDA,
         "time_budget": time_budget,
         "latent_bytes_estimate": summary["latent_bits"] / 8,   # float model at the end of the fit
         "mode": "image",
+        "latent_coding": latent_coding,
         "preset": preset or "custom",
         "device": dev.type,
         "width": w, "height": h, "channels": c,

@@ -12,6 +12,7 @@ from .model.params import GROUPS, MODULE_NAMES
 
 MAX_SIDE = 1 << 15
 MAX_PIXELS = 1 << 27   # ~134 Mpx: anything larger is refused before allocating
+LATENT_CODINGS = ("round", "uq")   # how latents become symbols: rounding, or universal quantization
 
 
 @dataclass
@@ -23,10 +24,16 @@ class ImageHeader:
     preset: str | None
     # (module, group) -> (step index, Laplace scale index)
     quant: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    latent_coding: str = "round"
+
+    @property
+    def dithered(self) -> bool:
+        return self.latent_coding == "uq"
 
     def to_bytes(self) -> bytes:
         preset_code = PRESET_IDS[self.preset] + 1 if self.preset else 0
-        ints = [self.height, self.width, self.channels, preset_code, *self.arch.to_fields()]
+        ints = [self.height, self.width, self.channels, preset_code,
+                LATENT_CODINGS.index(self.latent_coding), *self.arch.to_fields()]
         for m in MODULE_NAMES:
             for g in GROUPS:
                 ints += list(self.quant[(m, g)])
@@ -43,6 +50,9 @@ class ImageHeader:
         if preset_code > len(PRESETS):
             raise InrcodecError("corrupt header: unknown preset")
         preset = list(PRESETS)[preset_code - 1] if preset_code else None
+        coding = r.varint()
+        if coding >= len(LATENT_CODINGS):
+            raise InrcodecError("corrupt header: unknown latent coding")
         arch = Architecture.from_fields(r.varint)
         quant = {}
         for m in MODULE_NAMES:
@@ -53,4 +63,4 @@ class ImageHeader:
                 quant[(m, g)] = (step, scale)
         if not r.at_end():
             raise InrcodecError("corrupt header: trailing bytes")
-        return cls(height, width, channels, arch, preset, quant)
+        return cls(height, width, channels, arch, preset, quant, LATENT_CODINGS[coding])

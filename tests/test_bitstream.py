@@ -62,7 +62,7 @@ def test_random_bytes():
         with pytest.raises(InrcodecError):
             inrcodec.decode(rng.integers(0, 256, n, dtype=np.uint8).tobytes())
         with pytest.raises(InrcodecError):
-            inrcodec.decode(b"INR\x01\x00" + rng.integers(0, 256, n, dtype=np.uint8).tobytes())
+            inrcodec.decode(b"INR" + bytes([bitstream.FORMAT_VERSION, 0]) + rng.integers(0, 256, n, dtype=np.uint8).tobytes())
 
 
 def test_hostile_files_with_valid_crc(encoded):

@@ -70,8 +70,8 @@ def test_tiny_and_thin_images(photo, shape):
 def test_decoded_latents_equal_encoded(encoded):
     """The encoder verifies this too; check it independently from the fitted model's buffer."""
     _, data, _ = encoded
-    layout, _, buf1 = decode_latent_buffer(parse(data))
-    _, _, buf2 = decode_latent_buffer(parse(data))
+    layout, _, buf1, _ = decode_latent_buffer(parse(data))
+    _, _, buf2, _ = decode_latent_buffer(parse(data))
     assert np.array_equal(buf1, buf2)
     assert np.all(buf1[~layout.valid_mask()] == 0)
 
@@ -88,7 +88,7 @@ torch.set_num_threads(int(sys.argv[2]))
 import inrcodec
 from inrcodec.decode import decode_latent_buffer, parse
 data = open(sys.argv[1], 'rb').read()
-_, _, buf = decode_latent_buffer(parse(data))
+_, _, buf, _ = decode_latent_buffer(parse(data))
 print(hashlib.sha256(buf.tobytes()).hexdigest(), hashlib.sha256(inrcodec.decode(data).tobytes()).hexdigest())
 """
 

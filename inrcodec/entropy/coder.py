@@ -60,38 +60,55 @@ def decode_weight_groups(data: bytes, shapes_and_scales: list[tuple[tuple, int]]
     return out
 
 
-def latent_parameters(layout: LatentLayout, arm: IntArm, buffer: np.ndarray):
-    """Integer (mu, scale index) of every latent, batched: the encoder knows all contexts."""
-    return arm(buffer[layout.ctx_idx])
+def latent_parameters(layout: LatentLayout, arm: IntArm, buffer: np.ndarray,
+                      dither: np.ndarray | None = None):
+    """Integer (mu, scale index) of every latent, batched: the encoder knows all contexts.
+
+    With a dither (--latent-coding uq, entropy/dither.py) the contexts are the decoded values
+    k + u, not the symbols k."""
+    values = buffer if dither is None else buffer + dither
+    return arm(values[layout.ctx_idx])
 
 
-def latent_bits(layout: LatentLayout, arm: IntArm, buffer: np.ndarray) -> float:
+def _locations(layout: LatentLayout, mu: np.ndarray, dither: np.ndarray | None) -> np.ndarray:
+    """Laplace location of each symbol: mu, or mu - u under universal quantization, since
+    P(k) = P(y^ in [k + u - 1/2, k + u + 1/2]) = Laplace(mu - u) mass of [k - 1/2, k + 1/2]."""
+    loc = mu * _MU_UNIT
+    return loc if dither is None else loc - dither[layout.pos_idx]
+
+
+def latent_bits(layout: LatentLayout, arm: IntArm, buffer: np.ndarray,
+                dither: np.ndarray | None = None) -> float:
     """Ideal code length in bits of the latents under the coding-time (integer) model."""
     from .laplace import laplace_bits_np
-    mu, k = latent_parameters(layout, arm, buffer)
+    mu, k = latent_parameters(layout, arm, buffer, dither)
     x = buffer[layout.pos_idx].astype(np.float64)
-    return float(laplace_bits_np(x, mu * _MU_UNIT, SCALES[k]).sum())
+    return float(laplace_bits_np(x, _locations(layout, mu, dither), SCALES[k]).sum())
 
 
-def encode_latents(layout: LatentLayout, arm: IntArm, buffer: np.ndarray) -> bytes:
-    """buffer: the flat padded int64 latent buffer (padding zero)."""
-    mu, k = latent_parameters(layout, arm, buffer)
+def encode_latents(layout: LatentLayout, arm: IntArm, buffer: np.ndarray,
+                   dither: np.ndarray | None = None) -> bytes:
+    """buffer: the flat padded int64 symbol buffer (padding zero); dither: see latent_parameters."""
+    mu, k = latent_parameters(layout, arm, buffer, dither)
     order, _ = layout.wavefront
     symbols = buffer[layout.pos_idx][order]
     if np.abs(symbols).max(initial=0) > LATENT_MAX:
         raise InrcodecError("internal: latent out of codable range")
     enc = constriction.stream.queue.RangeEncoder()
-    enc.encode(symbols.astype(np.int32), _LATENT_FAMILY, mu[order] * _MU_UNIT, SCALES[k[order]])
+    enc.encode(symbols.astype(np.int32), _LATENT_FAMILY, _locations(layout, mu, dither)[order],
+               SCALES[k[order]])
     return _to_bytes(enc)
 
 
-def decode_latents(layout: LatentLayout, arm: IntArm, data: bytes) -> np.ndarray:
-    """Wavefront decode: each step's contexts are complete before the step starts.
+def decode_latents(layout: LatentLayout, arm: IntArm, data: bytes,
+                   dither: np.ndarray | None = None) -> np.ndarray:
+    """Wavefront decode: each step's contexts are complete before the step starts. Returns the
+    int64 symbol buffer (add the dither, if any, for the latent values).
 
-    The hot loop keeps latents in a float64 buffer (integer-valued) so contexts feed the ARM's
-    BLAS matmul without conversions; one ARM call and one constriction call per step. Contexts
-    are gathered as `pos + deltas` (one row pitch for all grids), so nothing per-latent is
-    precomputed beyond the coding order.
+    The hot loop keeps latent values in a float64 buffer (integer-valued, or k + u with a dither)
+    so contexts feed the ARM's BLAS matmul without conversions; one ARM call and one constriction
+    call per step. Contexts are gathered as `pos + deltas` (one row pitch for all grids), so
+    nothing per-latent is precomputed beyond the coding order.
     """
     dec = _decoder(data)
     buffer = np.zeros(layout.buffer_size, np.float64)
@@ -99,9 +116,17 @@ def decode_latents(layout: LatentLayout, arm: IntArm, data: bytes) -> np.ndarray
     pos = layout.pos_idx[order]
     deltas = layout.deltas[None, :]
     decode, raw, scales = dec.decode, arm.raw, SCALES
+    if dither is None:
+        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            p = pos[a:b]
+            mu, k = raw(buffer[p[:, None] + deltas])
+            buffer[p] = decode(_LATENT_FAMILY, mu, scales[k.astype(np.intp)])
+        _check_consumed(dec)
+        return buffer.astype(np.int64)
     for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
         p = pos[a:b]
         mu, k = raw(buffer[p[:, None] + deltas])
-        buffer[p] = decode(_LATENT_FAMILY, mu, scales[k.astype(np.intp)])
+        u = dither[p]
+        buffer[p] = decode(_LATENT_FAMILY, mu - u, scales[k.astype(np.intp)]) + u
     _check_consumed(dec)
-    return buffer.astype(np.int64)
+    return np.rint(buffer - dither).astype(np.int64)

@@ -57,7 +57,12 @@ class IntArm:
     addition after it rounds at most once, deterministically (IEEE), before the floor.
     """
 
-    def __init__(self, layers: list[IntLayer]):
+    def __init__(self, layers: list[IntLayer], fractional_inputs: bool = False):
+        """fractional_inputs: contexts are dithered latents k + u, multiples of 2^-MU_BITS
+        (entropy/dither.py) rather than integers; the first layer's products are still exact
+        (|k + u| * 2^MU_BITS <= 2^14 leaves ample room below 2^53) but its output is no longer
+        a whole number of fixed-point units, so it is floored like every other layer's."""
+        self._floor_first = fractional_inputs
         self.layers = []
         n = len(layers)
         for k, layer in enumerate(layers):
@@ -80,7 +85,7 @@ class IntArm:
         for k, (w, bias) in enumerate(self._hidden):
             x = x @ w
             x += bias
-            if k:                        # layer 0 of integer latents is already integer
+            if k or self._floor_first:   # layer 0 of integer latents is already integer
                 np.floor(x, out=x)
             np.maximum(x, 0.0, out=x)                      # ReLU, bounded
             np.minimum(x, ACTIVATION_LIMIT, out=x)

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..arch import Architecture
+from ..entropy.dither import latent_dither
 from ..entropy.laplace import LATENT_MAX
 from ..model.latents import LatentLayout
 from ..model.params import build_modules
@@ -37,16 +38,27 @@ def laplace_bits(x: torch.Tensor, mu: torch.Tensor, log_scale: torch.Tensor) -> 
 
 
 class FitModel(nn.Module):
-    def __init__(self, arch: Architecture, height: int, width: int, channels: int, layout=None):
+    def __init__(self, arch: Architecture, height: int, width: int, channels: int, layout=None,
+                 latent_coding: str = "round"):
         """layout: a LatentLayout by default; video passes its own (inrcodec/video/layout.py),
-        whose contexts are longer: the ARM's input width is the layout's number of deltas."""
+        whose contexts are longer: the ARM's input width is the layout's number of deltas.
+
+        latent_coding: "round" (C3-style: soft-rounding + noise while fitting, rounding at the
+        end) or "uq" (universal quantization, entropy/dither.py: the decoder sees y + uniform
+        noise exactly, so fitting adds plain uniform noise and the hard phase uses the real
+        shared dither)."""
         super().__init__()
+        if latent_coding not in ("round", "uq"):
+            raise ValueError(f"unknown latent coding {latent_coding!r}")
+        self.latent_coding = latent_coding
         self.arch, self.height, self.width, self.channels = arch, height, width, channels
         self.layout = layout if layout is not None else LatentLayout(arch, height, width)
         self.latent = nn.Parameter(torch.zeros(self.layout.buffer_size))
         self.register_buffer("mask", torch.from_numpy(self.layout.valid_mask()).float())
         self.register_buffer("pos_idx", torch.from_numpy(self.layout.pos_idx))
         self.register_buffer("ctx_idx", torch.from_numpy(self.layout.ctx_idx))
+        dither = latent_dither(self.layout.valid_mask()) if latent_coding == "uq" else None
+        self.register_buffer("dither", None if dither is None else torch.from_numpy(dither).float())
         modules = build_modules(arch, channels, arm_inputs=len(self.layout.deltas))
         self.arm, self.upsampling, self.synthesis = (
             modules["arm"], modules["upsampling"], modules["synthesis"])
@@ -66,6 +78,12 @@ class FitModel(nn.Module):
     def quantized_latents(self, mode: str, temperature: float = 0.3):
         """(latents seen by the rate model, latents seen by the synthesis)."""
         y = (self.latent * self.mask).clamp(-LATENT_MAX, LATENT_MAX)
+        if self.dither is not None:
+            if mode == "noise":          # exactly the decoder's channel, in distribution
+                noisy = (y + (torch.rand_like(y) - 0.5)) * self.mask
+                return noisy, noisy
+            hard = y + (self._dithered_values(y) - y).detach()
+            return hard, hard
         if mode == "noise":
             soft = soft_round(y, temperature)
             noisy = (soft + (torch.rand_like(y) - 0.5)) * self.mask
@@ -83,7 +101,22 @@ class FitModel(nn.Module):
         image = self.render_with(self.upsampling, self.synthesis, y_syn)
         return image, self.rate_bits(y_rate)
 
+    def _symbols(self, y: torch.Tensor) -> torch.Tensor:
+        """Coded integers: round(y), or round(y - u) under universal quantization (clipped)."""
+        if self.dither is None:
+            return torch.round(y)
+        return torch.round(y - self.dither).clamp(-LATENT_MAX, LATENT_MAX)
+
+    def _dithered_values(self, y: torch.Tensor) -> torch.Tensor:
+        return (self._symbols(y) + self.dither) * self.mask
+
     def integer_latents(self) -> torch.Tensor:
+        """The symbols the coder sends (int64 flat buffer, padding zero)."""
         with torch.no_grad():
             y = (self.latent * self.mask).clamp(-LATENT_MAX, LATENT_MAX)
-            return torch.round(y).to(torch.int64)
+            return self._symbols(y).to(torch.int64)
+
+    def latent_values(self, symbols: torch.Tensor) -> torch.Tensor:
+        """What the decoder feeds the synthesis for these symbols: k, or k + u (float32)."""
+        values = symbols.to(torch.float32)
+        return values if self.dither is None else values + self.dither

@@ -47,7 +47,8 @@ def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float):
     device = target.device
     y_int = model.integer_latents()
     buffer_np = y_int.cpu().numpy()
-    y_float = y_int.to(torch.float32)
+    y_float = model.latent_values(y_int)
+    dither = None if model.dither is None else model.dither.cpu().double().numpy()
     quant, ints = {}, {}
     overrides: dict[str, dict[str, torch.Tensor]] = {"upsampling": {}, "synthesis": {}}
 
@@ -95,7 +96,8 @@ def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float):
         layers = [IntLayer(quantize(model.arm.layers[k].weight.cpu().numpy(), ws),
                            quantize(model.arm.layers[k].bias.cpu().numpy(), bs), ws, bs)
                   for k in range(n_layers)]
-        bits = latent_bits(model.layout, IntArm(layers), buffer_np)
+        bits = latent_bits(model.layout, IntArm(layers, fractional_inputs=dither is not None),
+                           buffer_np, dither)
         bits += group_bits(quantize(_flat(arm_groups["weight"]), ws))[0]
         bits += group_bits(quantize(_flat(arm_groups["bias"]), bs))[0]
         return lmbda * bits / n_pixels
