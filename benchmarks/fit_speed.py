@@ -23,8 +23,11 @@ RESULTS = ROOT / "benchmarks" / "results"
 SIZES = {"128x128": (128, 128), "256x256": (256, 256), "512x768": (512, 768)}
 
 
-def step_seconds(preset: str, h: int, w: int, steps: int, device: str) -> float:
-    """Median wall time of one noise-phase training step (forward, backward, Adam)."""
+def step_seconds(preset: str, h: int, w: int, steps: int, device: str,
+                 compile_loss: bool = False) -> float:
+    """Median wall time of one noise-phase training step (forward, backward, Adam); with
+    compile_loss the forward + rate + loss go through torch.compile (its compile time falls in
+    the 3 warm-up steps, which are not counted)."""
     import torch
     from benchmarks.rd import load_crop
     from inrcodec.arch import PRESETS
@@ -34,13 +37,17 @@ def step_seconds(preset: str, h: int, w: int, steps: int, device: str) -> float:
     target = target.to(device)
     model = FitModel(PRESETS[preset], h, w, 3).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    def loss_fn():
+        image, bits = model("noise", 0.3)
+        return torch.mean((image - target) ** 2) + 1e-3 * bits / (h * w)
+    if compile_loss:
+        loss_fn = torch.compile(loss_fn)
     times = []
     for k in range(steps + 3):
         if device == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
-        image, bits = model("noise", 0.3)
-        loss = torch.mean((image - target) ** 2) + 1e-3 * bits / (h * w)
+        loss = loss_fn()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -72,6 +79,7 @@ def main(argv=None) -> None:
     ap.add_argument("--sizes", default=",".join(SIZES))
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the loss (inductor)")
     ap.add_argument("--budgets", default="", help="comma-separated seconds for time-to-quality")
     ap.add_argument("--images", default="kodim05")
     ap.add_argument("--size", type=int, default=256, help="crop side for time-to-quality")
@@ -86,7 +94,8 @@ def main(argv=None) -> None:
     command = "python -m benchmarks.fit_speed " + " ".join(sys.argv[1:] if argv is None else argv)
     rate = matmul_macs_per_second()
     presets = args.presets.split(",") if args.presets else list(PRESETS)
-    lines = [f"# Fitting speed ({args.device}, {args.threads} threads)", "",
+    title = f"{args.device}, {args.threads} threads" + (", torch.compile" if args.compile else "")
+    lines = [f"# Fitting speed ({title})", "",
              f"Command: `{command}`  ", f"Machine: {machine()}  ", f"Versions: {versions()}", "",
              f"Float32 matmul (512^3) on these threads: {rate / 1e9:.1f} GMAC/s.", "",
              "| preset | size | MACs/px | step ms (median) | FLOP-bound ms | ratio |",
@@ -95,7 +104,7 @@ def main(argv=None) -> None:
         for name in args.sizes.split(","):
             h, w = SIZES[name]
             mpp = macs_per_pixel(PRESETS[preset], h, w)["total"]
-            t = step_seconds(preset, h, w, args.steps, args.device)
+            t = step_seconds(preset, h, w, args.steps, args.device, args.compile)
             bound = mpp * h * w * 3 / rate
             lines.append(f"| {preset} | {name} | {mpp:.0f} | {1e3 * t:.1f} | {1e3 * bound:.2f} | "
                          f"{t / bound:.0f}x |")
@@ -114,7 +123,8 @@ def main(argv=None) -> None:
                 lines.append(f"| {r['image']} | {r['budget']:.0f} | {r['iterations']} | "
                              f"{r['bpp']:.3f} | {r['psnr']:.2f} | {r['rd_cost']:.6f} |")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "fit_speed.md").write_text("\n".join(lines) + "\n")
+    name = "fit_speed_compile.md" if args.compile else "fit_speed.md"
+    (RESULTS / name).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

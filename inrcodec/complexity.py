@@ -28,10 +28,10 @@ def macs(arch: Architecture, height: int, width: int, channels: int = 3,
     for lvl in range(arch.n_levels - 2, -1, -1):
         n = (arch.n_levels - 1 - lvl) * c          # channels being upsampled at this stage
         a, b = levels[lvl + 1]
-        upsampling += n * (a + 2 * pad) * (b + 2 * pad) * taps        # horizontal pass
-        upsampling += n * (a + 2 * pad) * (2 * b) * taps              # vertical pass
-        # (the horizontal pass outputs exactly 2b columns; the vertical pass then runs on all
-        #  a + 2*pad padded rows of them; test_complexity checks this against FlopCounterMode)
+        upsampling += n * (a + 2 * pad) * (2 * b) * (taps // 2)       # horizontal pass
+        upsampling += n * (2 * a) * (2 * b) * (taps // 2)             # vertical pass
+        # (polyphase: every output sample is taps/2 MACs; the horizontal pass runs on all
+        #  a + 2*pad padded rows; test_complexity checks this against FlopCounterMode)
     pixels = height * width
     syn_widths = [arch.latent_planes, *arch.synthesis_hidden, channels]
     synthesis = pixels * sum(a * b for a, b in zip(syn_widths[:-1], syn_widths[1:]))

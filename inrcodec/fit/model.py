@@ -55,8 +55,11 @@ class FitModel(nn.Module):
         self.layout = layout if layout is not None else LatentLayout(arch, height, width)
         self.latent = nn.Parameter(torch.zeros(self.layout.buffer_size))
         self.register_buffer("mask", torch.from_numpy(self.layout.valid_mask()).float())
+        # flat gathers: index_select's backward is index_add, ~3x cheaper than the scatter of
+        # advanced indexing; contexts are gathered context-major ([K, n]) for the ARM's
+        # wide matmuls (arm.forward_wide)
         self.register_buffer("pos_idx", torch.from_numpy(self.layout.pos_idx))
-        self.register_buffer("ctx_idx", torch.from_numpy(self.layout.ctx_idx))
+        self.register_buffer("ctx_idx_wide", torch.from_numpy(self.layout.ctx_idx.T.ravel().copy()))
         dither = latent_dither(self.layout.valid_mask()) if latent_coding == "uq" else None
         self.register_buffer("dither", None if dither is None else torch.from_numpy(dither).float())
         modules = build_modules(arch, channels, arm_inputs=len(self.layout.deltas))
@@ -92,8 +95,11 @@ class FitModel(nn.Module):
         return hard, hard
 
     def rate_bits(self, y_rate: torch.Tensor) -> torch.Tensor:
-        mu, log_scale = self.arm(y_rate[self.ctx_idx])
-        return laplace_bits(y_rate[self.pos_idx], mu, log_scale).sum()
+        """Bits of every latent under the float ARM."""
+        n = self.pos_idx.numel()
+        ctx = y_rate.index_select(0, self.ctx_idx_wide).view(-1, n)
+        mu, log_scale = self.arm.forward_wide(ctx)
+        return laplace_bits(y_rate.index_select(0, self.pos_idx), mu, log_scale).sum()
 
     def forward(self, mode: str, temperature: float = 0.3):
         """(image [1,C,H,W], total latent bits) under the given quantization proxy."""

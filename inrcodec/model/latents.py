@@ -14,6 +14,11 @@ import numpy as np
 
 from ..arch import Architecture
 
+def _torch_cat(tensors, dim):
+    import torch
+    return torch.cat(tensors, dim)
+
+
 PAD = 3  # context reaches at most 3 rows up and 3 columns sideways (a 7x7 causal window)
 
 
@@ -140,35 +145,32 @@ class LatentLayout:
         bounds = np.concatenate([[0], np.cumsum(counts[counts > 0])])
         return order.astype(np.int64), bounds.astype(np.int64)
 
+    def tile_view(self, buffer, block: Block):
+        """The (h, w) latents of one tile as a strided view of a flat buffer (numpy or torch):
+        no gather, so under autograd the backward is a slice, not a scatter-add."""
+        rows = buffer[block.offset:block.offset + block.padded_size].reshape(
+            block.h + PAD, self.stride)
+        return rows[PAD:, PAD:PAD + block.w]
+
+    def all_grids(self, buffer) -> list:
+        """Every grid's (h, w) latents from a flat buffer (numpy or torch), tile views joined."""
+        is_np = isinstance(buffer, np.ndarray)
+        cat = np.concatenate if is_np else _torch_cat
+        grids = []
+        for (h, w), tiles in zip(self.grid_shapes, self.blocks):
+            if len(tiles) == 1:
+                grids.append(self.tile_view(buffer, tiles[0]))
+                continue
+            bands = {}
+            for b in tiles:
+                bands.setdefault(b.row0, []).append(self.tile_view(buffer, b))
+            grids.append(cat([cat(band, 1) if len(band) > 1 else band[0]
+                              for band in bands.values()], 0))
+        return grids
+
     @cached_property
     def _grid_starts(self) -> list[int]:
         return np.concatenate([[0], np.cumsum([h * w for h, w in self.grid_shapes])]).tolist()
-
-    def all_grids(self, buffer) -> list:
-        """Every grid's (h, w) latents, with one gather from the flat buffer (numpy or torch)."""
-        idx = self.pos_idx
-        if not isinstance(buffer, np.ndarray):
-            idx = self._torch_index(buffer.device)
-        flat = buffer[idx]
-        return [flat[a:b].reshape(h, w) for (h, w), a, b in
-                zip(self.grid_shapes, self._grid_starts[:-1], self._grid_starts[1:])]
-
-    def _torch_index(self, device):
-        import torch
-        cache = self.__dict__.setdefault("_torch_idx", {})
-        if device not in cache:
-            cache[device] = torch.from_numpy(self.pos_idx).to(device)
-        return cache[device]
-
-    def grid_view(self, buffer, index: int):
-        """The (h, w) latents of grid `index` gathered from a flat buffer (numpy or torch)."""
-        h, w = self.grid_shapes[index]
-        a, b = self._grid_starts[index], self._grid_starts[index + 1]
-        idx = self.pos_idx[a:b]
-        if not isinstance(buffer, np.ndarray):
-            import torch
-            idx = torch.from_numpy(idx).to(buffer.device)
-        return buffer[idx].reshape(h, w)
 
     def valid_mask(self) -> np.ndarray:
         m = np.zeros(self.buffer_size, dtype=bool)

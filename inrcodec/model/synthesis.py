@@ -5,10 +5,10 @@ Colour is RGB (or one grey channel) in [0, 1]; the decoder clamps and rounds to 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..arch import Architecture
+from .padding import replicate_pad
 
 
 class Synthesis(nn.Module):
@@ -40,7 +40,7 @@ class Synthesis(nn.Module):
                 y[:, start:start + self.CHUNK] = self.pointwise_layers(flat[:, start:start + self.CHUNK])
         x = y.view(-1, n, h, w).transpose(0, 1)
         for conv in self.residual:
-            x = x + conv(F.pad(torch.relu(x), (1, 1, 1, 1), mode="replicate"))
+            x = x + conv(replicate_pad(torch.relu(x), 1))
         return x
 
     CHUNK = 8192

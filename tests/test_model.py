@@ -1,0 +1,78 @@
+"""The fitting-speed rewrites must compute the same functions as their plain definitions."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from inrcodec.arch import preset
+from inrcodec.fit.model import FitModel, laplace_bits
+from inrcodec.model.arm import Arm
+from inrcodec.model.latents import LatentLayout
+from inrcodec.model.padding import replicate_pad
+from inrcodec.model.upsampling import Upsampling
+from inrcodec.video.fit_model import VideoFitModel
+
+
+@pytest.mark.parametrize("taps", [4, 8])
+@pytest.mark.parametrize("a,b,h,w", [(5, 7, 10, 13), (1, 1, 2, 1), (3, 4, 6, 8), (16, 9, 31, 18)])
+def test_polyphase_upsampling_matches_transposed_convolution(taps, a, b, h, w):
+    torch.manual_seed(taps + a)
+    up = Upsampling(taps)
+    with torch.no_grad():
+        up.half_kernel.copy_(torch.randn(taps // 2))      # asymmetric values would also do
+    x = torch.randn(3, 1, a, b, dtype=torch.float64, requires_grad=True)
+    up = up.double()
+    fast = up.up2(x, h, w, up.kernel())
+    ref = up.reference_up2(x, h, w, up.kernel())
+    assert fast.shape == ref.shape == (3, 1, h, w)
+    assert torch.allclose(fast, ref, atol=1e-12)
+    g = torch.randn_like(ref)
+    grads_fast = torch.autograd.grad((fast * g).sum(), [x, up.half_kernel])
+    grads_ref = torch.autograd.grad((ref * g).sum(), [x, up.half_kernel])
+    for gf, gr in zip(grads_fast, grads_ref):
+        assert torch.allclose(gf, gr, atol=1e-10)
+
+
+@pytest.mark.parametrize("pad", [1, 2])
+def test_replicate_pad_matches_torch(pad):
+    x = torch.randn(2, 3, 5, 7)
+    assert torch.equal(replicate_pad(x, pad), F.pad(x, (pad,) * 4, mode="replicate"))
+
+
+@pytest.mark.parametrize("size", [(37, 53), (256, 256), (70, 400)])
+def test_tile_views_equal_the_gather(size):
+    layout = LatentLayout(preset("low"), *size)
+    buf = np.random.default_rng(0).normal(size=layout.buffer_size) * layout.valid_mask()
+    grids = layout.all_grids(buf)
+    assert [g.shape for g in grids] == layout.grid_shapes
+    assert np.array_equal(np.concatenate([g.ravel() for g in grids]), buf[layout.pos_idx])
+    torch_grids = layout.all_grids(torch.from_numpy(buf))
+    assert all(np.array_equal(a, t.numpy()) for a, t in zip(grids, torch_grids))
+
+
+def test_wide_arm_equals_row_arm():
+    torch.manual_seed(0)
+    arm = Arm(preset("medium")).double()
+    with torch.no_grad():
+        for layer in arm.layers:
+            layer.weight.normal_()
+    ctx = torch.randn(300, preset("medium").arm_context, dtype=torch.float64)
+    mu, ls = arm(ctx)
+    mu_w, ls_w = arm.forward_wide(ctx.T.contiguous())
+    assert torch.allclose(mu, mu_w) and torch.allclose(ls, ls_w)
+
+
+@pytest.mark.parametrize("make", [lambda: FitModel(preset("low"), 37, 53, 3),
+                                  lambda: VideoFitModel(preset("low"), 2, 3, 20, 24, 3)])
+def test_rate_equals_gathered_definition(make):
+    torch.manual_seed(0)
+    model = make().double()
+    with torch.no_grad():
+        model.latent.normal_(0, 2)
+    y, _ = model.quantized_latents("hard")
+    layout = model.layout
+    mu, log_scale = model.arm(y[torch.from_numpy(layout.ctx_idx)])
+    ref = laplace_bits(y[torch.from_numpy(layout.pos_idx)], mu, log_scale).sum()
+    assert torch.allclose(model.rate_bits(y), ref, rtol=1e-12)
