@@ -85,7 +85,6 @@ from __future__ import annotations
 
 import functools
 import math
-import operator
 from dataclasses import dataclass
 
 import numpy as np
@@ -355,15 +354,7 @@ def gprs_log_stretch_at(x, mu_q, sigma_q, mu_p, sigma_p) -> np.ndarray:
 
 # --------------------------------------------------------------------------- encoder / decoder
 def _check_max_candidates(max_candidates) -> int:
-    if isinstance(max_candidates, (bool, np.bool_)):
-        raise ValueError("max_candidates must be an integer, not a bool")
-    try:
-        n = operator.index(max_candidates)
-    except TypeError:
-        raise ValueError(f"max_candidates must be an integer, got {max_candidates!r}") from None
-    if not 1 <= n <= 1 << 64:
-        raise ValueError(f"max_candidates must be in [1, 2^64], got {n}")
-    return n
+    return prng.check_int("max_candidates", max_candidates, 1, 1 << 64, "2^64]")
 
 
 def gprs_simulate_gaussian(mu_q, sigma_q, mu_p, sigma_p, seed, max_candidates: int = DEFAULT_MAX_CANDIDATES,

@@ -23,11 +23,11 @@ decoder cannot compute.
 from __future__ import annotations
 
 import math
-import operator
 
 import constriction
 import numpy as np
 
+from . import prng
 from .gaussians import positive_finite
 from .pfr import DEFAULT_MARGIN_BITS
 
@@ -54,13 +54,7 @@ def _bucket_model(top: int):
 
 
 def _check_index(index) -> int:
-    try:
-        index = operator.index(index)
-    except TypeError:
-        raise ValueError(f"index must be an integer, got {index!r}") from None
-    if not 0 <= index < 1 << 64:
-        raise ValueError(f"index must be in [0, 2^64), got {index}")
-    return index
+    return prng.check_int("index", index, 0, prng.MASK64, "2^64)")
 
 
 def _pieces(n_bits: int):

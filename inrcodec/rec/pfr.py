@@ -22,7 +22,6 @@ margin costs encoder time only, not bits.
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,11 +100,6 @@ def decode_gaussian(index, mu_p, sigma_p, seed) -> np.ndarray:
     """Candidate #index of `seed`: mu_p + sigma_p * z, O(dim) work whatever the index."""
     mu_p, sigma_p = check_gaussians(mu_p=mu_p, sigma_p=sigma_p)
     seed = prng.check_seed(seed)
-    try:
-        index = operator.index(index)
-    except TypeError:
-        raise ValueError(f"index must be an integer, got {index!r}") from None
-    if not 0 <= index <= prng.MASK64:
-        raise ValueError(f"index must be in [0, 2^64), got {index}")
+    index = prng.check_int("index", index, 0, prng.MASK64, "2^64)")
     z = prng.normals(seed, prng.STREAM_CANDIDATES, np.array([index], dtype=np.uint64), mu_p.size)[0]
     return mu_p + sigma_p * z

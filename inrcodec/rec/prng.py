@@ -44,17 +44,23 @@ _QUARTER_PI = 0.7853981633974483   # the double nearest pi/4
 _TWO_M53 = 2.0 ** -53
 
 
-def check_seed(seed) -> int:
-    """Seeds are integers in [0, 2^64); anything else is a caller error, not silently wrapped."""
-    if isinstance(seed, (bool, np.bool_)):
-        raise ValueError("seed must be an integer, not a bool")
+def check_int(name: str, value, lo: int, hi: int, hi_text: str) -> int:
+    """value as an int in [lo, hi]; bools, floats and out-of-range values are caller errors (a
+    seed or index silently wrapped or truncated would decode a different sample)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be an integer, not a bool")
     try:
-        seed = operator.index(seed)
+        value = operator.index(value)
     except TypeError:
-        raise ValueError(f"seed must be an integer in [0, 2^64), got {seed!r}") from None
-    if not 0 <= seed <= MASK64:
-        raise ValueError(f"seed must be in [0, 2^64), got {seed}")
-    return seed
+        raise ValueError(f"{name} must be an integer in [{lo}, {hi_text}, got {value!r}") from None
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be in [{lo}, {hi_text}, got {value}")
+    return value
+
+
+def check_seed(seed) -> int:
+    """Seeds are integers in [0, 2^64)."""
+    return check_int("seed", seed, 0, MASK64, "2^64)")
 
 
 def mix64_int(z: int) -> int:
