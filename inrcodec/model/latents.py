@@ -14,6 +14,7 @@ import numpy as np
 
 from ..arch import Architecture
 
+
 def _torch_cat(tensors, dim):
     import torch
     return torch.cat(tensors, dim)
