@@ -16,7 +16,7 @@ from .entropy.int_arm import IntArm, IntLayer
 from .errors import InrcodecError
 from .fit.model import FitModel
 from .fit.quantize import choose_steps
-from .fit.train import fit
+from .fit.train import DEFAULT_SCHEDULE, Schedule, fit
 from .header import LATENT_CODINGS, MAX_PIXELS, ImageHeader
 from .model.params import GROUPS, MODULE_NAMES, grouped_parameters
 from .model.render import render
@@ -87,12 +87,13 @@ def encode_with_report(image: np.ndarray, *, lmbda: float = DEFAULT_LMBDA,
                        device: str = "auto", seed: int = 0, progress: bool = False,
                        arch: Architecture | None = None,
                        time_budget: float | None = None,
-                       latent_coding: str = "round") -> tuple[bytes, dict]:
+                       latent_coding: str = "round",
+                       schedule: Schedule | None = None) -> tuple[bytes, dict]:
     """Encode and return (file bytes, report with real bytes/bpp/psnr of the decoded image).
 
     time_budget (seconds) fits for that wall-clock time instead of a number of iterations.
     latent_coding: "round" (default) or "uq", universal quantization of the latents with a
-    shared dither (entropy/dither.py)."""
+    shared dither (entropy/dither.py). schedule: fitting-schedule knobs (fit/train.py; tuning)."""
     start = time.perf_counter()
     image = validate_image(image)
     if not (isinstance(lmbda, (int, float)) and 0 < lmbda < 1e3):
@@ -118,7 +119,8 @@ def encode_with_report(image: np.ndarray, *, lmbda: float = DEFAULT_LMBDA,
     torch.manual_seed(seed)
     target = torch.from_numpy(image).to(dev).permute(2, 0, 1)[None].float() / 255.0
     model = FitModel(arch, h, w, c, latent_coding=latent_coding).to(dev)
-    summary = fit(model, target, lmbda, iterations, progress=progress, time_budget=time_budget)
+    summary = fit(model, target, lmbda, iterations, progress=progress, time_budget=time_budget,
+                  schedule=schedule or DEFAULT_SCHEDULE)
     model = model.cpu()
     quant, ints, buffer = choose_steps(model, target.cpu(), lmbda)
     header = ImageHeader(h, w, c, arch, preset, quant, latent_coding)

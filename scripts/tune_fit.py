@@ -1,38 +1,66 @@
-"""Fit-schedule tuning on 128x128 centre crops of ../shared/data/train (never Kodak).
+"""Fitting-schedule tuning of the grid codec on 128x128 centre crops of ../shared/data/train
+(never Kodak).
 
-    python scripts/tune_fit.py NAME LATENT_LR_MULT NOISE_FRACTION LR [ITERATIONS]
+    python scripts/tune_fit.py [--workers 2] [--iterations 2000] [--out NAME] [--variants A,B]
 
-Prints each image's bpp, PSNR and RD cost (MSE + 1e-3 bpp) and the mean; lower is better."""
-import sys, time, torch
-torch.set_num_threads(1)
-import numpy as np, imageio.v3 as iio
-import inrcodec.fit.train as T
-from inrcodec.encoder import encode_with_report
+Each variant changes fit.train.Schedule from a fixed baseline: the shipped defaults with the latent
+learning-rate multiplier at 1, the schedule before this tuning adopted 3 (so the committed tables
+stay reproducible). Every point is a real file (preset low). Writes benchmarks/results/NAME.md
+(default tuning_fit_train128.md).
+"""
+from __future__ import annotations
 
-name, mult, nf, lr = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
-T.NOISE_FRACTION = nf; T.LR = lr
-_Adam = torch.optim.Adam
-class MultAdam(_Adam):
-    def __init__(self, params, lr):
-        params = list(params)
-        big = max(params, key=lambda p: p.numel())
-        rest = [p for p in params if p is not big]
-        super().__init__([{"params": [big], "mult": mult}, {"params": rest, "mult": 1.0}], lr=lr)
-    def step(self, closure=None):
-        saved = [g["lr"] for g in self.param_groups]
-        for g in self.param_groups: g["lr"] = g["lr"] * g["mult"]
-        out = super().step(closure)
-        for g, s in zip(self.param_groups, saved): g["lr"] = s
-        return out
-torch.optim.Adam = MultAdam
-res = []
-for img in ["4.2.03", "house", "4.1.05"]:
-    paths = [p for p in __import__("glob").glob(f"/work/shared/data/train/{img}*")]
-    im = iio.imread(paths[0])[:, :, :3]
-    h, w = im.shape[:2]; c = im[h//2-64:h//2+64, w//2-64:w//2+64]
-    lm = 1e-3
-    data, r = encode_with_report(c, lmbda=lm, iterations=int(sys.argv[5]) if len(sys.argv) > 5 else 2000)
-    cost = 10 ** (-r["psnr"] / 10) + lm * r["bpp"]
-    res.append(cost)
-    print(name, img, f"bpp {r['bpp']:.3f} psnr {r['psnr']:.2f} cost {cost:.6f} t {r['encode_seconds']:.0f}", flush=True)
-print(name, "MEAN", np.mean(res))
+import argparse
+import sys
+
+from tuning import RESULTS, rd_cost, run, train_crop, write_table
+
+IMAGES = ["4.2.03", "house", "4.1.05", "4.1.01"]
+LMBDAS = [4e-3, 1e-3]
+BASELINE = {"latent_lr_multiplier": 1.0}      # every variant starts from this
+VARIANTS = {                                  # name: Schedule overrides of the baseline
+    "baseline": {},
+    "latent lr x3": {"latent_lr_multiplier": 3.0},
+    "lr 2e-2": {"lr": 2e-2},
+    "lr 5e-3": {"lr": 5e-3},
+    "hard lr 1e-3": {"hard_lr": 1e-3},
+    "temperature 0.5 -> 0.1": {"t_start": 0.5},
+    "temperature 0.3 -> 0.05": {"t_end": 0.05},
+    "noise phase 0.95": {"noise_fraction": 0.95},
+    "latent lr x3 + hard lr 1e-3": {"latent_lr_multiplier": 3.0, "hard_lr": 1e-3},
+}
+
+
+def point(job) -> dict:
+    import torch
+    torch.set_num_threads(1)
+    from inrcodec.encoder import encode_with_report
+    from inrcodec.fit.train import Schedule
+    variant, image, lmbda, iterations = job
+    _, r = encode_with_report(train_crop(image), lmbda=lmbda, iterations=iterations, device="cpu",
+                              schedule=Schedule(**{**BASELINE, **VARIANTS[variant]}))
+    return {"variant": variant, "image": image, "lmbda": lmbda, "bpp": r["bpp"], "psnr": r["psnr"],
+            "cost": rd_cost(r["psnr"], r["bpp"], lmbda)}
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--iterations", type=int, default=2000)
+    ap.add_argument("--out", default="tuning_fit_train128")
+    ap.add_argument("--variants", default=None, help="comma-separated subset (default: all)")
+    args = ap.parse_args(argv)
+    command = "python scripts/tune_fit.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    names = args.variants.split(",") if args.variants else list(VARIANTS)
+    if names[0] != "baseline" or not set(names) <= set(VARIANTS):
+        ap.error(f"--variants: 'baseline' first, then any of {list(VARIANTS)}")
+    jobs = [(v, im, lm, args.iterations) for v in names for im in IMAGES for lm in LMBDAS]
+    rows, seconds = run(point, jobs, args.workers)
+    setup = (f"Images: 128x128 centre crops of train/{', '.join(IMAGES)}; λ ∈ {LMBDAS}; preset "
+             f"low; {args.iterations} steps; one CPU thread per fit.")
+    print(write_table(RESULTS / f"{args.out}.md", "Grid codec: fitting-schedule tuning on "
+                      "training crops (not Kodak)", command, seconds, setup, names, rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -76,3 +76,17 @@ def test_rate_equals_gathered_definition(make):
     mu, log_scale = model.arm(y[torch.from_numpy(layout.ctx_idx)])
     ref = laplace_bits(y[torch.from_numpy(layout.pos_idx)], mu, log_scale).sum()
     assert torch.allclose(model.rate_bits(y), ref, rtol=1e-12)
+
+
+def test_schedule_latent_learning_rate_multiplier_reaches_the_latents():
+    """With a zero latent multiplier the latents must stay put while the networks still learn."""
+    from inrcodec.fit.train import Schedule, fit
+    torch.manual_seed(0)
+    model = FitModel(preset("lowest"), 12, 12, 3)
+    target = torch.rand(1, 3, 12, 12)
+    arm_before = model.arm.layers[0].weight.detach().clone()
+    fit(model, target, 1e-3, 10, progress=False, schedule=Schedule(latent_lr_multiplier=0.0))
+    assert torch.count_nonzero(model.latent) == 0
+    assert not torch.equal(model.arm.layers[0].weight, arm_before)
+    fit(model, target, 1e-3, 10, progress=False, schedule=Schedule())
+    assert torch.count_nonzero(model.latent) > 0

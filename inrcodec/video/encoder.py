@@ -22,11 +22,15 @@ from ..defaults import DEFAULT_ITERATIONS, DEFAULT_LMBDA
 from ..encoder import MAX_ITERATIONS, coded_sections, resolve_device, validate_image
 from ..errors import InrcodecError
 from ..fit.quantize import choose_steps
-from ..fit.train import fit
+from ..fit.train import Schedule, fit
 from .decode import SECTION_NAMES, decode_group_latents, frames_from_latents, parse
 from .header import MAX_FRAMES, VideoHeader
 from .layout import DEFAULT_TEMPORAL_CONTEXT, MAX_GROUP
 from .fit_model import VideoFitModel
+
+# Video keeps the schedule its benchmark was measured with: the 3x latent learning rate was tuned
+# on still images only (benchmarks/results/tuning_fit_train128.md).
+VIDEO_SCHEDULE = Schedule(latent_lr_multiplier=1.0)
 
 DEFAULT_GROUP = 8
 DEFAULT_FPS = Fraction(25)
@@ -130,7 +134,7 @@ def encode_video_with_report(frames: Iterable[np.ndarray], fps=DEFAULT_FPS, *,
         target = torch.from_numpy(clip).to(dev).permute(0, 3, 1, 2).float() / 255.0
         model = VideoFitModel(arch, temporal_context, t, h, w, c).to(dev)
         label = f"group {g + 1}/{n_groups_hint}" if n_groups_hint else f"group {g + 1}"
-        summary = fit(model, target, lmbda, iterations, progress=progress,
+        summary = fit(model, target, lmbda, iterations, progress=progress, schedule=VIDEO_SCHEDULE,
                       time_budget=time_budget, desc=label, leave=True)
         model = model.cpu()
         quant, ints, buffer = choose_steps(model, target.cpu(), lmbda)

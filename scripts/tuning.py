@@ -1,0 +1,67 @@
+"""Shared by the tuning scripts: training crops (never Kodak), parallel fits, the results table.
+
+A tuning script names variants (changes from the shipped defaults), fits every (variant, image,
+λ) point as a real file, and scores each point by its RD cost MSE + λ·bpp relative to the default
+variant on the same point; the table reports the mean change and every point.
+"""
+from __future__ import annotations
+
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAIN = ROOT.parent / "shared" / "data" / "train"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def train_crop(name: str, size: int = 128) -> np.ndarray:
+    """Centre crop of ../shared/data/train/NAME.png as HxWx3 uint8."""
+    import imageio.v3 as iio
+    img = iio.imread(TRAIN / f"{name}.png")
+    img = img[:, :, :3] if img.ndim == 3 else np.repeat(img[:, :, None], 3, axis=2)
+    h, w = img.shape[:2]
+    half = size // 2
+    return np.ascontiguousarray(img[h // 2 - half:h // 2 + half, w // 2 - half:w // 2 + half])
+
+
+def rd_cost(psnr: float, bpp: float, lmbda: float) -> float:
+    return 10 ** (-psnr / 10) + lmbda * bpp
+
+
+def run(point, jobs: list, workers: int) -> tuple[list[dict], float]:
+    """point(job) -> {"variant", "image", "lmbda", "bpp", "psnr", "cost"} for every job, in a
+    process pool (each worker should pin torch to one thread); returns (rows, wall seconds)."""
+    start = time.time()
+    with ProcessPoolExecutor(workers) as pool:
+        rows = list(pool.map(point, jobs))
+    return rows, time.time() - start
+
+
+def write_table(path: Path, title: str, command: str, seconds: float, setup: str,
+                variants: list[str], rows: list[dict], conclusion: str = "") -> str:
+    base = {(r["image"], r["lmbda"]): r["cost"] for r in rows if r["variant"] == variants[0]}
+    lines = [f"# {title}", "", f"Command: `{command}`  ", f"Wall time: {seconds:.0f} s", "", setup,
+             "Score: RD cost MSE + λ·bpp of the real decoded file; the change is the mean over "
+             f"images and λ of the relative change against `{variants[0]}` on the same point, "
+             "then the per-point changes.", "",
+             "| variant | mean RD cost change | per point (%) | mean bpp | mean PSNR dB |",
+             "|---|---:|---|---:|---:|"]
+    for v in variants:
+        mine = [r for r in rows if r["variant"] == v]
+        changes = [100 * (r["cost"] / base[(r["image"], r["lmbda"])] - 1) for r in mine]
+        lines.append(f"| {v} | {np.mean(changes):+.1f} % | "
+                     f"{', '.join(f'{c:+.1f}' for c in changes)} | "
+                     f"{np.mean([r['bpp'] for r in mine]):.3f} | "
+                     f"{np.mean([r['psnr'] for r in mine]):.2f} |")
+    if conclusion:
+        lines += ["", conclusion]
+    lines += ["", "Every point:", "", "| variant | image | λ | bpp | PSNR dB | RD cost |",
+              "|---|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['variant']} | {r['image']} | {r['lmbda']} | {r['bpp']:.3f} | {r['psnr']:.2f} | "
+              f"{r['cost']:.6f} |" for r in rows]
+    text = "\n".join(lines) + "\n"
+    path.write_text(text)
+    return text
