@@ -10,10 +10,7 @@ stay reproducible). Every point is a real file (preset low). Writes benchmarks/r
 """
 from __future__ import annotations
 
-import argparse
-import sys
-
-from tuning import RESULTS, rd_cost, run, train_crop, write_table
+from tuning import RESULTS, command_line, parser, point_row, run, train_crop, write_table
 
 IMAGES = ["4.2.03", "house", "4.1.05", "4.1.01"]
 LMBDAS = [4e-3, 1e-3]
@@ -39,18 +36,15 @@ def point(job) -> dict:
     variant, image, lmbda, iterations = job
     _, r = encode_with_report(train_crop(image), lmbda=lmbda, iterations=iterations, device="cpu",
                               schedule=Schedule(**{**BASELINE, **VARIANTS[variant]}))
-    return {"variant": variant, "image": image, "lmbda": lmbda, "bpp": r["bpp"], "psnr": r["psnr"],
-            "cost": rd_cost(r["psnr"], r["bpp"], lmbda)}
+    return point_row(variant, image, lmbda, r)
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--iterations", type=int, default=2000)
+    ap = parser(__doc__)
     ap.add_argument("--out", default="tuning_fit_train128")
     ap.add_argument("--variants", default=None, help="comma-separated subset (default: all)")
     args = ap.parse_args(argv)
-    command = "python scripts/tune_fit.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = command_line("tune_fit.py", argv)
     names = args.variants.split(",") if args.variants else list(VARIANTS)
     if names[0] != "baseline" or not set(names) <= set(VARIANTS):
         ap.error(f"--variants: 'baseline' first, then any of {list(VARIANTS)}")

@@ -10,10 +10,7 @@ benchmarks/results/tuning_rec_train128.md (helpers shared with tune_fit.py in tu
 """
 from __future__ import annotations
 
-import argparse
-import sys
-
-from tuning import RESULTS, rd_cost, run, train_crop, write_table
+from tuning import RESULTS, command_line, parser, point_row, run, train_crop, write_table
 
 IMAGES = ["4.2.03", "house", "4.1.05"]
 LMBDAS = [4e-3, 1e-3]
@@ -38,16 +35,13 @@ def point(job) -> dict:
     overrides, lr = VARIANTS[variant]
     _, r, _ = encode_with_result(train_crop(image), lmbda=lmbda, iterations=iterations,
                                  arch=RecArch(**overrides), lr=lr)
-    return {"variant": variant, "image": image, "lmbda": lmbda, "bpp": r["bpp"], "psnr": r["psnr"],
-            "cost": rd_cost(r["psnr"], r["bpp"], lmbda)}
+    return point_row(variant, image, lmbda, r)
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--iterations", type=int, default=2000)
+    ap = parser(__doc__)
     args = ap.parse_args(argv)
-    command = "python scripts/tune_rec.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = command_line("tune_rec.py", argv)
     jobs = [(v, im, lm, args.iterations) for v in VARIANTS for im in IMAGES for lm in LMBDAS]
     rows, seconds = run(point, jobs, args.workers)
     setup = (f"Images: 128x128 centre crops of train/{', '.join(IMAGES)}; λ ∈ {LMBDAS} (fixed β: "

@@ -6,6 +6,8 @@ variant on the same point; the table reports the mean change and every point.
 """
 from __future__ import annotations
 
+import argparse
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -27,8 +29,22 @@ def train_crop(name: str, size: int = 128) -> np.ndarray:
     return np.ascontiguousarray(img[h // 2 - half:h // 2 + half, w // 2 - half:w // 2 + half])
 
 
-def rd_cost(psnr: float, bpp: float, lmbda: float) -> float:
-    return 10 ** (-psnr / 10) + lmbda * bpp
+def parser(doc: str) -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--iterations", type=int, default=2000)
+    return ap
+
+
+def command_line(script: str, argv) -> str:
+    return f"python scripts/{script} " + " ".join(sys.argv[1:] if argv is None else argv)
+
+
+def point_row(variant: str, image: str, lmbda: float, report: dict) -> dict:
+    """One table row from an encoder report: bpp, PSNR and RD cost MSE + λ·bpp."""
+    mse = 10 ** (-report["psnr"] / 10)
+    return {"variant": variant, "image": image, "lmbda": lmbda, "bpp": report["bpp"],
+            "psnr": report["psnr"], "cost": mse + lmbda * report["bpp"]}
 
 
 def run(point, jobs: list, workers: int) -> tuple[list[dict], float]:
