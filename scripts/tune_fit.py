@@ -2,6 +2,7 @@
 (never Kodak).
 
     python scripts/tune_fit.py [--workers 2] [--iterations 2000] [--out NAME] [--variants A,B]
+                               [--size 128] [--images A,B]
 
 Each variant changes fit.train.Schedule from a fixed baseline: the shipped defaults with the latent
 learning-rate multiplier at 1, the schedule before this tuning adopted 3 (so the committed tables
@@ -25,6 +26,8 @@ VARIANTS = {                                  # name: Schedule overrides of the 
     "temperature 0.3 -> 0.05": {"t_end": 0.05},
     "noise phase 0.95": {"noise_fraction": 0.95},
     "latent lr x3 + hard lr 1e-3": {"latent_lr_multiplier": 3.0, "hard_lr": 1e-3},
+    "latent lr x6": {"latent_lr_multiplier": 6.0},
+    "latent lr x10": {"latent_lr_multiplier": 10.0},
 }
 
 
@@ -33,8 +36,8 @@ def point(job) -> dict:
     torch.set_num_threads(1)
     from inrcodec.encoder import encode_with_report
     from inrcodec.fit.train import Schedule
-    variant, image, lmbda, iterations = job
-    _, r = encode_with_report(train_crop(image), lmbda=lmbda, iterations=iterations, device="cpu",
+    variant, image, lmbda, iterations, size = job
+    _, r = encode_with_report(train_crop(image, size), lmbda=lmbda, iterations=iterations, device="cpu",
                               schedule=Schedule(**{**BASELINE, **VARIANTS[variant]}))
     return point_row(variant, image, lmbda, r)
 
@@ -43,15 +46,18 @@ def main(argv=None) -> None:
     ap = parser(__doc__)
     ap.add_argument("--out", default="tuning_fit_train128")
     ap.add_argument("--variants", default=None, help="comma-separated subset (default: all)")
+    ap.add_argument("--size", type=int, default=128, help="crop side")
+    ap.add_argument("--images", default=",".join(IMAGES))
     args = ap.parse_args(argv)
     command = command_line("tune_fit.py", argv)
     names = args.variants.split(",") if args.variants else list(VARIANTS)
     if names[0] != "baseline" or not set(names) <= set(VARIANTS):
         ap.error(f"--variants: 'baseline' first, then any of {list(VARIANTS)}")
-    jobs = [(v, im, lm, args.iterations) for v in names for im in IMAGES for lm in LMBDAS]
+    images = args.images.split(",")
+    jobs = [(v, im, lm, args.iterations, args.size) for v in names for im in images for lm in LMBDAS]
     rows, seconds = run(point, jobs, args.workers)
-    setup = (f"Images: 128x128 centre crops of train/{', '.join(IMAGES)}; λ ∈ {LMBDAS}; preset "
-             f"low; {args.iterations} steps; one CPU thread per fit.")
+    setup = (f"Images: {args.size}x{args.size} centre crops of train/{', '.join(images)}; "
+             f"λ ∈ {LMBDAS}; preset low; {args.iterations} steps; one CPU thread per fit.")
     print(write_table(RESULTS / f"{args.out}.md", "Grid codec: fitting-schedule tuning on "
                       "training crops (not Kodak)", command, seconds, setup, names, rows))
 
