@@ -7,6 +7,7 @@ variant on the same point; the table reports the mean change and every point.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -37,7 +38,8 @@ def parser(doc: str) -> argparse.ArgumentParser:
 
 
 def command_line(script: str, argv) -> str:
-    return f"python scripts/{script} " + " ".join(sys.argv[1:] if argv is None else argv)
+    """The command as a shell would need it typed (arguments with spaces quoted)."""
+    return f"python scripts/{script} " + shlex.join(sys.argv[1:] if argv is None else argv)
 
 
 def point_row(variant: str, image: str, lmbda: float, report: dict) -> dict:
