@@ -353,7 +353,7 @@ def _write_frames(job: _Job, pngs: list) -> None:
         tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent))
         for k, png in enumerate(pngs):
             (tmp / frame_name(k, len(pngs))).write_bytes(png)
-        os.chmod(tmp, 0o777 & ~_umask())        # mkdtemp made it private
+        os.chmod(tmp, 0o777 & ~io.current_umask())        # mkdtemp made it private
         if dst.is_dir():
             old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".old", dir=dst.parent))
             os.rename(dst, old / dst.name)
@@ -371,12 +371,6 @@ def _write_frames(job: _Job, pngs: list) -> None:
         for leftover in (tmp, old):
             if leftover is not None:
                 shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _check_common(executor, workers, ray_address, gpus_per_task):

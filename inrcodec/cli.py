@@ -158,19 +158,20 @@ def cmd_encode(args) -> int:
     if not lmbda_given:
         args.lmbda = DEFAULT_LMBDA
     check_mode_flags(args, lmbda_given)
+    rec_mode = getattr(args, "mode", "grid") == "rec"
     if args.preset is None:
         args.preset = DEFAULT_PRESET
-    elif getattr(args, "mode", "grid") == "rec":
+    elif rec_mode:
         raise InrcodecError("--preset applies to the grid codec; --mode rec has one architecture")
     if args.latent_coding is None:
         args.latent_coding = "round"
-    elif getattr(args, "mode", "grid") == "rec":
+    elif rec_mode:
         raise InrcodecError("--latent-coding applies to the grid codec's latents, not --mode rec")
     from .video.cli import image_input_with_video_flags
     from .video.io import is_video_input
     if is_video_input(args.input):
         from .video.cli import cmd_encode as cmd_encode_video
-        if getattr(args, "mode", "grid") == "rec":
+        if rec_mode:
             raise InrcodecError("--mode rec codes still images only")
         if args.latent_coding != "round":
             raise InrcodecError("--latent-coding uq is for still images; video latents are rounded")
@@ -178,7 +179,7 @@ def cmd_encode(args) -> int:
     if image_input_with_video_flags(args):
         raise InrcodecError(f"{image_input_with_video_flags(args)} applies to video input only "
                             "(a video file, .y4m, or a directory of frames)")
-    if args.mode == "rec":
+    if rec_mode:
         from .variational.cli import cmd_encode as cmd_encode_rec
         return cmd_encode_rec(args, lmbda_given)
     from .encoder import encode_with_report

@@ -72,12 +72,14 @@ def load_networks(header: ImageHeader, sections: dict[str, bytes], arm_inputs: i
                 int_groups[(name, pname)] = ints
                 with torch.no_grad():
                     p.copy_(torch.from_numpy(dequantize(ints, step)).to(p.dtype))
-    return modules, int_arm_from(modules["arm"], header, int_groups, dithered)
+    return modules, int_arm_from(modules["arm"], header.quant, int_groups, dithered)
 
 
-def int_arm_from(arm, header: ImageHeader, int_groups, dithered: bool = False) -> IntArm:
-    ws = header.quant[("arm", "weight")][0]
-    bs = header.quant[("arm", "bias")][0]
+def int_arm_from(arm, quant: dict, int_groups, dithered: bool = False) -> IntArm:
+    """The fixed-point ARM from its integer weights {("arm", name): ints} and their steps
+    (quant[("arm", group)][0]); the encoder codes with it, the decoder decodes with it."""
+    ws = quant[("arm", "weight")][0]
+    bs = quant[("arm", "bias")][0]
     layers = [IntLayer(int_groups[("arm", f"layers.{k}.weight")],
                        int_groups[("arm", f"layers.{k}.bias")], ws, bs)
               for k in range(len(arm.layers))]

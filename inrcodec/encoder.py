@@ -10,9 +10,8 @@ from . import bitstream
 from .arch import DEFAULT_PRESET, Architecture, preset as get_preset
 from .complexity import macs_per_pixel
 from .defaults import DEFAULT_ITERATIONS, DEFAULT_LMBDA
-from .decode import SECTION_NAMES, decode_latent_buffer, parse, to_uint8
+from .decode import SECTION_NAMES, decode_latent_buffer, int_arm_from, parse, to_uint8
 from .entropy import coder
-from .entropy.int_arm import IntArm, IntLayer
 from .errors import InrcodecError
 from .fit.model import FitModel
 from .fit.quantize import choose_steps
@@ -73,11 +72,7 @@ def coded_sections(quant: dict, ints: dict, buffer: np.ndarray, layout, modules_
             arr = np.concatenate(flat) if flat else np.zeros(0, np.int64)
             payload.append((arr, quant[(name, g)][1]))
         sections.append(coder.encode_weight_groups(payload))
-    arm = modules_from("arm")
-    ws, bs = quant[("arm", "weight")][0], quant[("arm", "bias")][0]
-    int_arm = IntArm([IntLayer(ints[("arm", f"layers.{k}.weight")], ints[("arm", f"layers.{k}.bias")],
-                               ws, bs) for k in range(len(arm.layers))],
-                     fractional_inputs=dither is not None)
+    int_arm = int_arm_from(modules_from("arm"), quant, ints, dither is not None)
     sections.append(coder.encode_latents(layout, int_arm, buffer, dither))
     return sections
 

@@ -82,7 +82,7 @@ def check_writable(path: str | os.PathLike, force: bool) -> Path:
     return p
 
 
-def _umask() -> int:
+def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -95,7 +95,7 @@ def write_atomic(path: str | os.PathLike, data: bytes, force: bool) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; a new file normally gets 0666-umask
+        os.chmod(tmp, 0o666 & ~current_umask())   # mkstemp makes 0600; a new file normally gets 0666-umask
         if p.exists() and not force:   # appeared meanwhile
             raise InrcodecError(f"{path}: already exists (use --force to overwrite)")
         os.replace(tmp, p)

@@ -36,7 +36,3 @@ def latent_dither(valid_mask: np.ndarray) -> np.ndarray:
     u = np.floor((u + 0.5) * grid) / grid - 0.5                        # exact dyadic values
     return np.where(valid_mask, u, 0.0)
 
-
-def quantize_with_dither(y: np.ndarray, dither: np.ndarray, limit: int) -> np.ndarray:
-    """Symbols k = round(y - u), clipped to the codable range [-limit, limit]."""
-    return np.clip(np.rint(y - dither), -limit, limit).astype(np.int64)

@@ -12,6 +12,7 @@ from torch import nn
 from ..arch import Architecture
 from ..entropy.dither import latent_dither
 from ..entropy.laplace import LATENT_MAX
+from ..header import LATENT_CODINGS
 from ..model.latents import LatentLayout
 from ..model.params import build_modules
 from ..model.render import render
@@ -48,19 +49,19 @@ class FitModel(nn.Module):
         noise exactly, so fitting adds plain uniform noise and the hard phase uses the real
         shared dither)."""
         super().__init__()
-        if latent_coding not in ("round", "uq"):
+        if latent_coding not in LATENT_CODINGS:
             raise ValueError(f"unknown latent coding {latent_coding!r}")
-        self.latent_coding = latent_coding
         self.arch, self.height, self.width, self.channels = arch, height, width, channels
         self.layout = layout if layout is not None else LatentLayout(arch, height, width)
         self.latent = nn.Parameter(torch.zeros(self.layout.buffer_size))
-        self.register_buffer("mask", torch.from_numpy(self.layout.valid_mask()).float())
+        valid = self.layout.valid_mask()
+        self.register_buffer("mask", torch.from_numpy(valid).float())
         # flat gathers: index_select's backward is index_add, ~3x cheaper than the scatter of
         # advanced indexing; contexts are gathered context-major ([K, n]) for the ARM's
         # wide matmuls (arm.forward_wide)
         self.register_buffer("pos_idx", torch.from_numpy(self.layout.pos_idx))
         self.register_buffer("ctx_idx_wide", torch.from_numpy(self.layout.ctx_idx.T.ravel().copy()))
-        dither = latent_dither(self.layout.valid_mask()) if latent_coding == "uq" else None
+        dither = latent_dither(valid) if latent_coding == "uq" else None
         self.register_buffer("dither", None if dither is None else torch.from_numpy(dither).float())
         modules = build_modules(arch, channels, arm_inputs=len(self.layout.deltas))
         self.arm, self.upsampling, self.synthesis = (

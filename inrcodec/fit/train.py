@@ -14,7 +14,6 @@ from tqdm.auto import tqdm
 from .model import FitModel
 
 
-
 @dataclass(frozen=True)
 class Schedule:
     """The fitting schedule's knobs (defaults: the shipped codec; scripts/tune_fit.py varies them

@@ -158,7 +158,7 @@ class LatentLayout:
         is_np = isinstance(buffer, np.ndarray)
         cat = np.concatenate if is_np else _torch_cat
         grids = []
-        for (h, w), tiles in zip(self.grid_shapes, self.blocks):
+        for tiles in self.blocks:
             if len(tiles) == 1:
                 grids.append(self.tile_view(buffer, tiles[0]))
                 continue

@@ -33,6 +33,11 @@ class Upsampling(nn.Module):
         self.taps = taps
         self.half_kernel = nn.Parameter(torch.tensor(initial_half_kernel(taps)))
 
+    @property
+    def crop(self) -> int:
+        """Transposed-convolution padding that aligns the x2 output half a pixel off the input."""
+        return self.taps // 2 - 1 + 2 * (self.taps // 4)
+
     def kernel(self) -> torch.Tensor:
         return torch.cat([self.half_kernel, self.half_kernel.flip(0)])
 
@@ -55,8 +60,7 @@ class Upsampling(nn.Module):
         """Along `dim` (replicate-padded, length a + 2*pad) -> length 2a. Phase r takes kernel
         taps crop - r, crop - r - 2, ... (tap j lands on output 2m + r from input m + s when
         j = r + crop - 2s)."""
-        half = self.taps // 2
-        crop = half - 1 + 2 * (self.taps // 4)
+        half, crop = self.taps // 2, self.crop
         shifted = torch.stack([xp.narrow(dim, s, a) for s in range(half + 1)], 0)
         flat = shifted.reshape(half + 1, -1)
         reversed_taps = kernel.flip(0)[self.taps - 1 - crop:]     # [crop, crop - 1, ..., 0]
@@ -66,9 +70,8 @@ class Upsampling(nn.Module):
 
     def reference_up2(self, x: torch.Tensor, h: int, w: int, kernel: torch.Tensor) -> torch.Tensor:
         """The definition: replicate pad, then separable stride-2 conv_transpose2d."""
-        pad = self.taps // 4
-        crop = self.taps // 2 - 1 + 2 * pad
-        x = replicate_pad(x, pad)
+        x = replicate_pad(x, self.taps // 4)
+        crop = self.crop
         x = F.conv_transpose2d(x, kernel.view(1, 1, 1, -1), stride=(1, 2), padding=(0, crop))
         x = F.conv_transpose2d(x, kernel.view(1, 1, -1, 1), stride=(2, 1), padding=(crop, 0))
         return x[:, :, :h, :w]

@@ -45,12 +45,6 @@ def frame_name(k: int, total: int) -> str:
     return f"frame_{k:0{max(4, len(str(total - 1)))}d}.png"
 
 
-def _umask() -> int:
-    old = os.umask(0)
-    os.umask(old)
-    return old
-
-
 def is_video_input(path: str | os.PathLike) -> bool:
     """A directory (of numbered frames) or a file with a video suffix."""
     p = Path(path)
@@ -425,12 +419,12 @@ class FrameWriter:
                 if self._tmp is not None:
                     if self.path.exists():
                         raise InrcodecError(f"{self.path}: appeared while decoding; not replaced")
-                    os.chmod(self._tmp, 0o777 & ~_umask())    # mkdtemp made it private
+                    os.chmod(self._tmp, 0o777 & ~image_io.current_umask())    # mkdtemp made it private
                     os.rename(self._tmp, self.path)
             else:
                 if self.path.exists() and not self.force:
                     raise InrcodecError(f"{self.path}: already exists (use --force to overwrite)")
-                os.chmod(self._tmp, 0o666 & ~_umask())        # mkstemp made it private
+                os.chmod(self._tmp, 0o666 & ~image_io.current_umask())        # mkstemp made it private
                 os.replace(self._tmp, self.path)
             self._tmp = None
         except OSError as exc:
