@@ -93,7 +93,7 @@ from scipy.interpolate import CubicHermiteSpline
 
 from . import prng
 from .gaussians import check_gaussians, kl_gaussian_bits, positive_finite
-from .pfr import decode_gaussian
+from .pfr import candidate_chunks, decode_gaussian
 
 INDEX_MARGIN_BITS = 8.0                   # margin_bits for index.py when it codes GPRS indices
 DEFAULT_MAX_CANDIDATES = 1 << 24          # ~4 s of candidate generation; a cap, not a typical count
@@ -384,20 +384,13 @@ def gprs_simulate_gaussian(mu_q, sigma_q, mu_p, sigma_p, seed, max_candidates: i
                          f"(over max_tail_prob = {max_tail_prob:g}; KL {kl:.1f} bits, sigma_q/sigma_p = {s:.3g}): "
                          "use PFR (encode_gaussian) or raise the limit")
 
-    def candidate(rows):
-        return prng.normals(seed, prng.STREAM_CANDIDATES, rows, 1)
-
     if st is None:                                     # Q == P: r = 1, sigma(1) = inf, take the first
-        z = candidate(np.zeros(1, dtype=np.uint64))[0]
+        z = prng.normals(seed, prng.STREAM_CANDIDATES, np.zeros(1, dtype=np.uint64), 1)[0]
         return GprsResult(0, mu_p + sigma_p * z, 1, True, 0.0, kl)
     flip = -1.0 if m < 0 else 1.0
-    best, best_i, best_z = math.inf, -1, None
-    t_last, start, chunk = 0.0, 0, 64
-    while start < max_candidates:
-        rows = np.arange(start, min(max_candidates, start + chunk), dtype=np.uint64)
-        z = candidate(rows)
-        arrivals = np.cumsum(np.concatenate(([t_last], prng.exponentials(seed, prng.STREAM_ARRIVALS, rows))))[1:]
-        t_last = float(arrivals[-1])                   # sequential sums: independent of the chunking
+    best, best_i, best_z, searched = math.inf, -1, None, 0
+    for start, z, arrivals in candidate_chunks(seed, 1, max_candidates, 64, _MAX_CHUNK):
+        searched = start + z.shape[0]
         zr = flip * z[:, 0]
         with np.errstate(divide="ignore"):
             log_t = np.log(arrivals)
@@ -409,8 +402,7 @@ def gprs_simulate_gaussian(mu_q, sigma_q, mu_p, sigma_p, seed, max_candidates: i
         j = int(np.argmin(score))
         if score[j] < best:
             best, best_i, best_z = float(score[j]), start + j, z[j]
-        start, chunk = start + rows.size, min(2 * chunk, _MAX_CHUNK)
-    return GprsResult(best_i, mu_p + sigma_p * best_z, start, False, tail, kl)
+    return GprsResult(best_i, mu_p + sigma_p * best_z, searched, False, tail, kl)
 
 
 def gprs_encode_gaussian(mu_q, sigma_q, mu_p, sigma_p, seed, max_candidates: int = DEFAULT_MAX_CANDIDATES,

@@ -49,6 +49,21 @@ def candidate_budget(kl_bits: float, margin_bits: float) -> int:
     return max(1, math.ceil(2.0 ** (kl_bits + margin_bits)))
 
 
+def candidate_chunks(seed: int, dim: int, limit: int, first_chunk: int, max_chunk: int):
+    """Yield (start, z [n, dim] candidate normals, arrival times [n]) for candidates start ...
+    start + n - 1, in chunks doubling from first_chunk up to max_chunk, until `limit` candidates.
+    The arrival times are sequential sums of Exp(1), so they do not depend on the chunking; the
+    caller may stop at any chunk. Shared by the PFR and GPRS searches."""
+    t_last, start, chunk = 0.0, 0, first_chunk
+    while start < limit:
+        rows = np.arange(start, min(limit, start + chunk), dtype=np.uint64)
+        z = prng.normals(seed, prng.STREAM_CANDIDATES, rows, dim)
+        arrivals = np.cumsum(np.concatenate(([t_last], prng.exponentials(seed, prng.STREAM_ARRIVALS, rows))))[1:]
+        t_last = float(arrivals[-1])
+        yield start, z, arrivals
+        start, chunk = start + rows.size, min(2 * chunk, max_chunk)
+
+
 def simulate_gaussian(mu_q, sigma_q, mu_p, sigma_p, seed, margin_bits: float = DEFAULT_MARGIN_BITS,
                       max_candidates: int = MAX_CANDIDATES) -> PfrResult:
     """PFR search over candidates 0, 1, ... of `seed` (see the module docstring)."""
@@ -66,24 +81,19 @@ def simulate_gaussian(mu_q, sigma_q, mu_p, sigma_p, seed, margin_bits: float = D
     a, b = (mu_p - mu_q) / sigma_q, sigma_p / sigma_q
     log_ratio = float(np.sum(np.log(sigma_p / sigma_q)))
     max_chunk = max(16, _CHUNK_ELEMENTS // dim)
-    best, best_i, best_z, t_last, searched, exact = math.inf, -1, None, 0.0, 0, False
-    start, chunk = 0, min(256, max_chunk)         # small first chunks: early stops come early
-    while start < budget:
-        rows = np.arange(start, min(budget, start + chunk), dtype=np.uint64)
-        z = prng.normals(seed, prng.STREAM_CANDIDATES, rows, dim)
-        arrivals = np.cumsum(np.concatenate(([t_last], prng.exponentials(seed, prng.STREAM_ARRIVALS, rows))))
-        t_last = float(arrivals[-1])               # sequential sums: independent of the chunking
+    best, best_i, best_z, searched, exact = math.inf, -1, None, 0, False
+    # small first chunks: early stops come early
+    for start, z, arrivals in candidate_chunks(seed, dim, budget, min(256, max_chunk), max_chunk):
         az = a + b * z
         log_w = log_ratio - 0.5 * np.sum(az * az - z * z, axis=1)
-        score = prng.log_portable(np.maximum(arrivals[1:], 1e-300)) - log_w
+        score = prng.log_portable(np.maximum(arrivals, 1e-300)) - log_w
         j = int(np.argmin(score))
-        searched += rows.size
+        searched += z.shape[0]
         if score[j] < best:
             best, best_i, best_z = float(score[j]), start + j, z[j]
-        if math.log(t_last) - log_w_max >= best:
+        if math.log(float(arrivals[-1])) - log_w_max >= best:
             exact = True
             break
-        start, chunk = start + rows.size, min(2 * chunk, max_chunk)
     return PfrResult(best_i, mu_p + sigma_p * best_z, searched, exact, kl)
 
 
