@@ -168,8 +168,10 @@ def encode_jxl(image: np.ndarray, quality: int, effort: int = 7) -> CodecResult:
 
 EncodeFn = Callable[[np.ndarray, int], CodecResult]
 
-_JPEG_Q = [5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95]
-_Q100 = [5, 15, 25, 35, 45, 55, 65, 75, 85, 95]
+# every sweep starts at the encoder's lowest setting, so the overlap the BD-rate is computed
+# over reaches as low a rate as each codec can go
+_JPEG_Q = [1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95]
+_Q100 = [0, 5, 15, 25, 35, 45, 55, 65, 75, 85, 95]
 
 #: name -> (encode function, default quality sweep)
 CODECS: dict[str, tuple[EncodeFn, list[int]]] = {

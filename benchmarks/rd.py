@@ -1,6 +1,6 @@
 """Rate-distortion benchmark: inrcodec against classical codecs on the same images, in one run.
 
-    python -m benchmarks.rd --size 128 --iterations 2000 --workers 2 --tag kodak128
+    python -m benchmarks.rd --workers 2          # 256x256 crops of 8 Kodak images, preset auto
     python -m benchmarks.rd --size 128 --rec --rec-bpps 0.15,0.3,0.6 --codecs jpeg,webp --tag rec_kodak128
 
     python -m benchmarks.rd --size 128 --latent-coding round,uq --codecs jpeg,webp --tag uq_kodak128
@@ -27,6 +27,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
+from inrcodec.arch import AUTO_PRESET, resolve_preset
 
 ROOT = Path(__file__).resolve().parents[1]
 KODAK = ROOT.parent / "shared" / "data" / "kodak"
@@ -210,10 +212,11 @@ def versions(names=IMAGE_PACKAGES) -> str:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", default=",".join(DEFAULT_IMAGES))
-    ap.add_argument("--size", type=int, default=128, help="centre crop side (0 = full image)")
+    ap.add_argument("--size", type=int, default=256, help="centre crop side (0 = full image)")
     ap.add_argument("--lmbdas", default="0.016,0.004,0.001,0.00025")
     ap.add_argument("--iterations", type=int, default=2000)
-    ap.add_argument("--preset", default="low", help="one preset, or several comma-separated")
+    ap.add_argument("--preset", default="auto",
+                    help="one preset, or several comma-separated (auto: the codec's default)")
     ap.add_argument("--codecs", default="jpeg,webp,avif,avif420,heic,jxl")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
@@ -278,6 +281,10 @@ def main(argv=None):
           f"latent coding {' and '.join(latent_codings)}, "
           f"{args.iterations} iterations, λ ∈ {lmbdas}, on CPU; every point is a real file "
           f"decoded through the bitstream. PSNR on RGB (8-bit, peak 255).", ""]
+    if AUTO_PRESET in presets:
+        picked = (f"`{resolve_preset(AUTO_PRESET, args.size ** 2)}` at {args.size}x{args.size}"
+                  if args.size else "`medium` on full Kodak images")
+        md += [f"`{AUTO_PRESET}` is the codec's default preset, picked by image size: {picked}.", ""]
     if args.rec:
         md[-1:-1] = [f"inrcodec-rec: `--mode rec` (Bayesian coordinate network, weights sent by "
                      f"relative-entropy coding), target bpp ∈ {args.rec_bpps.split(',')} "

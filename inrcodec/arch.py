@@ -82,11 +82,29 @@ PRESETS: dict[str, Architecture] = {
     "high": Architecture(n_levels=7, arm_context=24, arm_hidden=(24, 24),
                          synthesis_hidden=(40,), synthesis_residual=2),
 }
-DEFAULT_PRESET = "low"
 PRESET_IDS = {name: i for i, name in enumerate(PRESETS)}  # stored in the header for `info`
+
+# "auto" (the default) picks the preset from the number of pixels the networks are sent for: the
+# networks cost about the same bytes at any size, so a bigger decoder pays off only on bigger
+# images. On the training photos `medium` against `low` changed the RD cost by +7.0 % at 128x128
+# (benchmarks/results/tuning_preset_train128.md) and by -2.8 % at 256x256
+# (tuning_quant_per_tensor_train256_medium.md against tuning_quant_per_tensor_train256.md):
+# break-even near 210x210 by interpolation, so `medium` from 224x224 up.
+AUTO_PRESET = "auto"
+DEFAULT_PRESET = AUTO_PRESET
+AUTO_MEDIUM_FROM_PIXELS = 224 * 224
+PRESET_CHOICES = (AUTO_PRESET, *PRESETS)
+
+
+def resolve_preset(name: str, n_pixels: int) -> str:
+    """The concrete preset for `name` ("auto" or a preset) on an image of n_pixels."""
+    if name == AUTO_PRESET:
+        return "medium" if n_pixels >= AUTO_MEDIUM_FROM_PIXELS else "low"
+    preset(name)
+    return name
 
 
 def preset(name: str) -> Architecture:
     if name not in PRESETS:
-        raise InrcodecError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})")
+        raise InrcodecError(f"unknown preset {name!r} (choose from {', '.join(PRESET_CHOICES)})")
     return PRESETS[name]

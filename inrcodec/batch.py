@@ -403,9 +403,9 @@ def encode_batch(input_dir, output_dir, *, executor: str = "local", workers: int
     if "iterations" in options and "time_budget" in options:
         raise InrcodecError("give either iterations or a time budget, not both")
     if "preset" in options:
-        from .arch import PRESETS
-        if options["preset"] not in PRESETS:
-            raise InrcodecError(f"unknown preset {options['preset']!r} ({', '.join(PRESETS)})")
+        from .arch import PRESET_CHOICES
+        if options["preset"] not in PRESET_CHOICES:
+            raise InrcodecError(f"unknown preset {options['preset']!r} ({', '.join(PRESET_CHOICES)})")
     _check_common(executor, workers, ray_address, gpus_per_task)
     if executor == "local":
         from .encoder import resolve_device

@@ -58,7 +58,7 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .arch import DEFAULT_PRESET, PRESETS
+    from .arch import DEFAULT_PRESET, PRESET_CHOICES, PRESETS
     from .defaults import DEFAULT_LMBDA
 
     p = _Parser(prog="inrcodec", description="Overfitted neural image codec.")
@@ -69,8 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", help="output .inr (default: INPUT with .inr suffix)")
     e.add_argument("--lmbda", type=_positive_float, default=None,   # None: DEFAULT_LMBDA (cmd_encode)
                    help=f"rate weight: larger = smaller file (default {DEFAULT_LMBDA})")
-    e.add_argument("--preset", choices=list(PRESETS), default=None,   # None: DEFAULT_PRESET
-                   help=f"decoder complexity (default {DEFAULT_PRESET}); see 'inrcodec profile'")
+    e.add_argument("--preset", choices=PRESET_CHOICES, default=None,   # None: DEFAULT_PRESET
+                   help=f"decoder complexity (default {DEFAULT_PRESET}: medium from 224x224 pixels "
+                        "up, low below; low for video); see 'inrcodec profile'")
     steps = e.add_mutually_exclusive_group()
     steps.add_argument("--iterations", type=_non_negative_int, default=None,
                        help="fitting steps (default 2000 on CPU, 10000 on CUDA)")
@@ -127,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="GPUs per Ray task (default 1 when the cluster has GPUs, else 0)")
     eb.add_argument("--lmbda", type=_positive_float, default=DEFAULT_LMBDA,
                     help=f"as for encode (default {DEFAULT_LMBDA})")
-    eb.add_argument("--preset", choices=list(PRESETS), default=DEFAULT_PRESET,
+    eb.add_argument("--preset", choices=PRESET_CHOICES, default=DEFAULT_PRESET,
                     help=f"as for encode (default {DEFAULT_PRESET})")
     eb_steps = eb.add_mutually_exclusive_group()
     eb_steps.add_argument("--iterations", type=_non_negative_int, default=None, metavar="N",

@@ -18,7 +18,7 @@ from .entropy.weights import dequantize
 from .errors import InrcodecError
 from .header import ImageHeader
 from .model.latents import LatentLayout
-from .model.params import GROUPS, MODULE_NAMES, build_modules, grouped_parameters
+from .model.params import BIAS_GROUP, MODULE_NAMES, build_modules, grouped_parameters
 from .model.render import render
 
 SECTION_NAMES = (*MODULE_NAMES, "latents")
@@ -53,20 +53,18 @@ def load_networks(header: ImageHeader, sections: dict[str, bytes], arm_inputs: i
     int_groups = {}
     for name in MODULE_NAMES:
         groups = grouped_parameters(modules[name])
-        specs = []
-        for g in GROUPS:
-            n = sum(p.numel() for _, p in groups[g])
-            specs.append(((n,), header.quant[(name, g)][1]))
+        specs = [((sum(p.numel() for _, p in params),), header.quant[(name, g)][1])
+                 for g, params in groups.items()]
         try:
             decoded = coder.decode_weight_groups(sections[name], specs)
         except InrcodecError:
             raise
         except Exception as exc:  # constriction rejects garbage in its own ways
             raise InrcodecError(f"corrupt {name} section ({exc})") from None
-        for g, flat in zip(GROUPS, decoded):
+        for (g, params), flat in zip(groups.items(), decoded):
             step = header.quant[(name, g)][0]
             offset = 0
-            for pname, p in groups[g]:
+            for pname, p in params:
                 ints = flat[offset:offset + p.numel()].reshape(p.shape)
                 offset += p.numel()
                 int_groups[(name, pname)] = ints
@@ -77,12 +75,14 @@ def load_networks(header: ImageHeader, sections: dict[str, bytes], arm_inputs: i
 
 def int_arm_from(arm, quant: dict, int_groups, dithered: bool = False) -> IntArm:
     """The fixed-point ARM from its integer weights {("arm", name): ints} and their steps
-    (quant[("arm", group)][0]); the encoder codes with it, the decoder decodes with it."""
-    ws = quant[("arm", "weight")][0]
-    bs = quant[("arm", "bias")][0]
-    layers = [IntLayer(int_groups[("arm", f"layers.{k}.weight")],
-                       int_groups[("arm", f"layers.{k}.bias")], ws, bs)
-              for k in range(len(arm.layers))]
+    (quant[("arm", group)][0]: one per weight tensor, one for all biases); the encoder codes with
+    it, the decoder decodes with it."""
+    bs = quant[("arm", BIAS_GROUP)][0]
+    layers = []
+    for k in range(len(arm.layers)):
+        weight = f"layers.{k}.weight"
+        layers.append(IntLayer(int_groups[("arm", weight)], int_groups[("arm", f"layers.{k}.bias")],
+                               quant[("arm", weight)][0], bs))
     return IntArm(layers, fractional_inputs=dithered)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from . import bitstream
-from .arch import DEFAULT_PRESET, Architecture, preset as get_preset
+from .arch import DEFAULT_PRESET, Architecture, preset as get_preset, resolve_preset
 from .complexity import macs_per_pixel
 from .defaults import DEFAULT_ITERATIONS, DEFAULT_LMBDA
 from .decode import SECTION_NAMES, decode_latent_buffer, int_arm_from, parse, to_uint8
@@ -17,7 +17,7 @@ from .fit.model import FitModel
 from .fit.quantize import choose_steps
 from .fit.train import DEFAULT_SCHEDULE, Schedule, fit
 from .header import LATENT_CODINGS, MAX_PIXELS, ImageHeader
-from .model.params import GROUPS, MODULE_NAMES, grouped_parameters
+from .model.params import MODULE_NAMES, grouped_parameters
 from .model.render import render
 
 MAX_ITERATIONS = 10_000_000
@@ -67,8 +67,8 @@ def coded_sections(quant: dict, ints: dict, buffer: np.ndarray, layout, modules_
     for name in MODULE_NAMES:
         groups = grouped_parameters(modules_from(name))
         payload = []
-        for g in GROUPS:
-            flat = [ints[(name, pname)].ravel() for pname, _ in groups[g]]
+        for g, params in groups.items():
+            flat = [ints[(name, pname)].ravel() for pname, _ in params]
             arr = np.concatenate(flat) if flat else np.zeros(0, np.int64)
             payload.append((arr, quant[(name, g)][1]))
         sections.append(coder.encode_weight_groups(payload))
@@ -106,11 +106,12 @@ def encode_with_report(image: np.ndarray, *, lmbda: float = DEFAULT_LMBDA,
     if time_budget is None and (not isinstance(iterations, int) or iterations < 0
                                 or iterations > MAX_ITERATIONS):
         raise InrcodecError(f"iterations must be an integer in 0..{MAX_ITERATIONS}, got {iterations}")
+    h, w, c = image.shape
     if arch is None:
+        preset = resolve_preset(preset, h * w)
         arch = get_preset(preset)
     else:
         preset = None
-    h, w, c = image.shape
     torch.manual_seed(seed)
     target = torch.from_numpy(image).to(dev).permute(2, 0, 1)[None].float() / 255.0
     model = FitModel(arch, h, w, c, latent_coding=latent_coding).to(dev)

@@ -8,7 +8,7 @@ from .bitstream import Reader, write_varint
 from .entropy.laplace import WEIGHT_SCALES
 from .entropy.weights import N_STEPS
 from .errors import InrcodecError
-from .model.params import GROUPS, MODULE_NAMES
+from .model.params import group_names
 
 MAX_SIDE = 1 << 15
 MAX_PIXELS = 1 << 27   # ~134 Mpx: anything larger is refused before allocating
@@ -22,7 +22,7 @@ class ImageHeader:
     channels: int
     arch: Architecture
     preset: str | None
-    # (module, group) -> (step index, Laplace scale index)
+    # (module, group) -> (step index, Laplace scale index); groups: model.params.group_names
     quant: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
     latent_coding: str = "round"
 
@@ -34,9 +34,7 @@ class ImageHeader:
         preset_code = PRESET_IDS[self.preset] + 1 if self.preset else 0
         ints = [self.height, self.width, self.channels, preset_code,
                 LATENT_CODINGS.index(self.latent_coding), *self.arch.to_fields()]
-        for m in MODULE_NAMES:
-            for g in GROUPS:
-                ints += list(self.quant[(m, g)])
+        ints += quant_fields(self.arch, self.quant)
         return b"".join(write_varint(v) for v in ints)
 
     @classmethod
@@ -54,13 +52,24 @@ class ImageHeader:
         if coding >= len(LATENT_CODINGS):
             raise InrcodecError("corrupt header: unknown latent coding")
         arch = Architecture.from_fields(r.varint)
-        quant = {}
-        for m in MODULE_NAMES:
-            for g in GROUPS:
-                step, scale = r.varint(), r.varint()
-                if step >= N_STEPS or scale >= len(WEIGHT_SCALES):
-                    raise InrcodecError("corrupt header: quantization parameters out of range")
-                quant[(m, g)] = (step, scale)
+        quant = read_quant(arch, r.varint)
         if not r.at_end():
             raise InrcodecError("corrupt header: trailing bytes")
         return cls(height, width, channels, arch, preset, quant, LATENT_CODINGS[coding])
+
+
+def quant_fields(arch: Architecture, quant: dict) -> list[int]:
+    """The (step, scale) of every coded group, in coding order, as header integers."""
+    return [v for m, groups in group_names(arch).items() for g in groups for v in quant[(m, g)]]
+
+
+def read_quant(arch: Architecture, next_int) -> dict[tuple[str, str], tuple[int, int]]:
+    """Inverse of quant_fields, with range checks."""
+    quant = {}
+    for m, groups in group_names(arch).items():
+        for g in groups:
+            step, scale = next_int(), next_int()
+            if step >= N_STEPS or scale >= len(WEIGHT_SCALES):
+                raise InrcodecError("corrupt header: quantization parameters out of range")
+            quant[(m, g)] = (step, scale)
+    return quant

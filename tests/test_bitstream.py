@@ -10,23 +10,32 @@ from inrcodec.arch import PRESETS
 from inrcodec.decode import parse
 from inrcodec.errors import InrcodecError
 from inrcodec.header import ImageHeader
-from inrcodec.model.params import GROUPS, MODULE_NAMES
+from inrcodec.model.params import build_modules, group_names
 
 
 def test_header_is_small(encoded):
     _, data, report = encoded
     assert report["header_bytes"] == parse(data).header_bytes
-    assert report["header_bytes"] <= 48     # magic, version, mode, sizes, arch, steps, CRC
+    assert report["header_bytes"] <= 56     # magic, version, mode, sizes, arch, steps, CRC
     assert report["header_bytes"] + sum(report["sections"].values()) == len(data)
 
 
 def test_header_roundtrip_all_presets():
-    quant = {(m, g): (i + 3, i + 5) for i, (m, g) in
-             enumerate((m, g) for m in MODULE_NAMES for g in GROUPS)}
     for name, arch in PRESETS.items():
+        pairs = [(m, g) for m, groups in group_names(arch).items() for g in groups]
+        quant = {mg: (i + 3, i + 5) for i, mg in enumerate(pairs)}
         h = ImageHeader(37, 5000, 3, arch, name, quant)
         back = ImageHeader.from_bytes(h.to_bytes())
         assert back == h
+
+
+def test_each_weight_tensor_is_its_own_coded_group():
+    """Steps and scales are chosen per weight tensor; a module's biases share one group."""
+    for arch in PRESETS.values():
+        modules = build_modules(arch, 3)
+        for m, names in group_names(arch).items():
+            weights = [n for n, _ in modules[m].named_parameters() if not n.endswith("bias")]
+            assert names == weights + ["bias"]
 
 
 @pytest.mark.parametrize("cut", [0, 1, 3, 5, 10, 40, -5, -1])

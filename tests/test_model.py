@@ -90,3 +90,54 @@ def test_schedule_latent_learning_rate_multiplier_reaches_the_latents():
     assert not torch.equal(model.arm.layers[0].weight, arm_before)
     fit(model, target, 1e-3, 10, progress=False, schedule=Schedule())
     assert torch.count_nonzero(model.latent) > 0
+
+
+@pytest.mark.parametrize("a", [1.0, 2.0, 3.0])
+def test_centred_noise_is_on_the_unit_interval_with_its_mode_at_zero(a):
+    from inrcodec.fit.model import centred_noise
+    torch.manual_seed(0)
+    x = centred_noise(torch.zeros(200_000, dtype=torch.float64), a)
+    assert x.min() >= -0.5 and x.max() <= 0.5
+    hist = torch.histc(x, bins=10, min=-0.5, max=0.5) / x.numel()
+    if a == 1.0:    # uniform
+        assert torch.allclose(hist, torch.full_like(hist, 0.1), atol=0.005)
+    else:           # unimodal, peaked at 0: the two middle bins are the largest
+        assert hist[4:6].min() > hist[[0, 1, 2, 3, 6, 7, 8, 9]].max()
+        assert hist[4:6].sum() > 0.2 + 0.05 * (a - 1)
+        # the density of Kumaraswamy(a, b) - 1/2 at x, integrated over the middle bins
+        b = (2 ** a * (a - 1) + 1) / a
+        grid = torch.linspace(0.4, 0.6, 2001, dtype=torch.float64)
+        pdf = a * b * grid ** (a - 1) * (1 - grid ** a) ** (b - 1)
+        assert abs(torch.trapezoid(pdf, grid).item() - hist[4:6].sum().item()) < 0.01
+
+
+def test_warm_up_keeps_the_best_start_and_counts_its_steps():
+    """Warm-up steps count towards the total, and the start kept is the cheapest of the candidates."""
+    from inrcodec.fit import train
+    torch.manual_seed(0)
+    model = FitModel(preset("lowest"), 12, 12, 3)
+    target = torch.rand(1, 3, 12, 12)
+    costs = []
+    real_hard_cost = train.hard_cost
+
+    def recording(m, t, lmbda):
+        result = real_hard_cost(m, t, lmbda)
+        costs.append(result[0])
+        return result
+    train.hard_cost = recording
+    try:
+        # learning rates 0: the candidates differ only by their random start, and the rest of
+        # the fit leaves the kept one as it is, so its final cost is the best candidate's
+        summary = train.fit(model, target, 1e-3, 40, progress=False,
+                            schedule=train.Schedule(lr=0.0, hard_lr=0.0, warmup_candidates=3,
+                                                    warmup_steps=3))
+    finally:
+        train.hard_cost = real_hard_cost
+    assert summary["iterations"] == 40
+    assert len(set(costs[:3])) == 3           # three different random starts were scored
+    assert summary["rd_cost"] == pytest.approx(min(costs[:3]), rel=1e-6)
+    assert min(costs[:3]) != costs[2]         # (so keeping the last start would fail here)
+    # a warm-up that would eat more than a quarter of the steps is skipped
+    summary = train.fit(FitModel(preset("lowest"), 12, 12, 3), target, 1e-3, 8, progress=False,
+                        schedule=train.Schedule(warmup_candidates=3, warmup_steps=3))
+    assert summary["iterations"] == 8

@@ -35,13 +35,14 @@ def test_one_run_writes_csv_table_and_both_latent_codings(tmp_path, monkeypatch)
     assert lines[0].startswith("# command: python -m benchmarks.rd --size 24")
     rows = list(csv.DictReader(lines[1:]))
     codecs = {r["codec"] for r in rows}
-    assert {"inrcodec-low", "inrcodec-low-uq", "jpeg", "webp"} <= codecs
+    assert {"inrcodec-auto", "inrcodec-auto-uq", "jpeg", "webp"} <= codecs
     ours = [r for r in rows if r["codec"].startswith("inrcodec")]
     assert len(ours) == 4
     for r in ours:      # bpp from the real file size of a 24x24 crop
         assert float(r["bpp"]) == pytest.approx(8 * int(r["bytes"]) / 24 ** 2)
         assert np.isfinite(float(r["psnr"])) and float(r["macs_per_pixel"]) > 0
     md = (tmp_path / "rd_plumbing.md").read_text()
-    assert "| inrcodec-low-uq vs |" in md and "| inrcodec-low vs |" in md
+    assert "| inrcodec-auto-uq vs |" in md and "| inrcodec-auto vs |" in md
+    assert "`auto` is the codec's default preset, picked by image size: `low` at 24x24." in md
     summary = json.loads((tmp_path / "rd_plumbing.json").read_text())
-    assert "low: uq vs round" in summary and "webp" in summary["inrcodec-low"]
+    assert "auto: uq vs round" in summary and "webp" in summary["inrcodec-auto"]

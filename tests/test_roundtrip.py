@@ -119,3 +119,16 @@ def test_time_budget_fits_for_about_that_long(odd_crop):
         inrcodec.encode(odd_crop[:8, :8], time_budget=1.0, iterations=5)
     with pytest.raises(inrcodec.InrcodecError, match="time budget"):
         inrcodec.encode(odd_crop[:8, :8], time_budget=-1.0)
+
+
+def test_default_preset_is_picked_by_image_size(encoded):
+    from inrcodec.arch import AUTO_MEDIUM_FROM_PIXELS, resolve_preset
+    from inrcodec.errors import InrcodecError
+    image, data, report = encoded
+    assert image.shape[0] * image.shape[1] < AUTO_MEDIUM_FROM_PIXELS
+    assert report["preset"] == "low" and parse(data).header.preset == "low"
+    assert resolve_preset("auto", AUTO_MEDIUM_FROM_PIXELS - 1) == "low"
+    assert resolve_preset("auto", AUTO_MEDIUM_FROM_PIXELS) == "medium"
+    assert resolve_preset("high", 16) == "high"          # a named preset is never overridden
+    with pytest.raises(InrcodecError):
+        resolve_preset("huge", 16)

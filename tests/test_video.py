@@ -211,9 +211,10 @@ def test_fitted_arm_uses_the_previous_frame(encoded):
     modules, _ = load_networks(h.group_view(0), parsed.groups[0], arm_inputs=len(layout.deltas))
     # rebuild the integer ARM with the temporal input columns of layer 0 set to zero
     from inrcodec.entropy.weights import quantize
-    ws, bs = h.quant[0][("arm", "weight")][0], h.quant[0][("arm", "bias")][0]
+    bs = h.quant[0][("arm", "bias")][0]
     layers = []
     for k, lin in enumerate(modules["arm"].layers):
+        ws = h.quant[0][("arm", f"layers.{k}.weight")][0]
         w = quantize(lin.weight.detach().numpy(), ws)
         if k == 0:
             w[:, h.arch.arm_context:] = 0

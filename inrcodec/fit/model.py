@@ -38,6 +38,16 @@ def laplace_bits(x: torch.Tensor, mu: torch.Tensor, log_scale: torch.Tensor) -> 
     return -torch.log(p.clamp_min(MIN_PROB)) / LOG2
 
 
+def centred_noise(like: torch.Tensor, a: float = 1.0) -> torch.Tensor:
+    """Noise on [-1/2, 1/2]: uniform for a = 1, else Kumaraswamy(a, b) - 1/2 with b chosen so its
+    mode is at 0 (C3); a > 1 concentrates it near 0, so early fitting sees a gentler channel."""
+    u = torch.rand_like(like)
+    if a == 1.0:
+        return u - 0.5
+    b = (2.0 ** a * (a - 1.0) + 1.0) / a
+    return (1.0 - (1.0 - u).pow(1.0 / b)).pow(1.0 / a) - 0.5
+
+
 class FitModel(nn.Module):
     def __init__(self, arch: Architecture, height: int, width: int, channels: int, layout=None,
                  latent_coding: str = "round"):
@@ -79,8 +89,9 @@ class FitModel(nn.Module):
         """Float output [N, C, H, W] (N = 1 for an image) from a flat latent buffer."""
         return render(self.layout, upsampling, synthesis, buffer)
 
-    def quantized_latents(self, mode: str, temperature: float = 0.3):
-        """(latents seen by the rate model, latents seen by the synthesis)."""
+    def quantized_latents(self, mode: str, temperature: float = 0.3, noise_a: float = 1.0):
+        """(latents seen by the rate model, latents seen by the synthesis); noise_a: the noise
+        phase's Kumaraswamy shape (centred_noise; 1 = uniform)."""
         y = (self.latent * self.mask).clamp(-LATENT_MAX, LATENT_MAX)
         if self.dither is not None:
             if mode == "noise":          # exactly the decoder's channel, in distribution
@@ -90,7 +101,7 @@ class FitModel(nn.Module):
             return hard, hard
         if mode == "noise":
             soft = soft_round(y, temperature)
-            noisy = (soft + (torch.rand_like(y) - 0.5)) * self.mask
+            noisy = (soft + centred_noise(y, noise_a)) * self.mask
             return noisy, soft_round(noisy, temperature) * self.mask
         hard = y + (torch.round(y) - y).detach()      # straight-through
         return hard, hard
@@ -102,9 +113,9 @@ class FitModel(nn.Module):
         mu, log_scale = self.arm.forward_wide(ctx)
         return laplace_bits(y_rate.index_select(0, self.pos_idx), mu, log_scale).sum()
 
-    def forward(self, mode: str, temperature: float = 0.3):
+    def forward(self, mode: str, temperature: float = 0.3, noise_a: float = 1.0):
         """(image [1,C,H,W], total latent bits) under the given quantization proxy."""
-        y_rate, y_syn = self.quantized_latents(mode, temperature)
+        y_rate, y_syn = self.quantized_latents(mode, temperature, noise_a)
         image = self.render_with(self.upsampling, self.synthesis, y_syn)
         return image, self.rate_bits(y_rate)
 

@@ -1,4 +1,5 @@
-"""Choose a quantization step per module and tensor group on the real RD cost.
+"""Choose a quantization step per coded group (each weight tensor; each module's biases) on the real
+RD cost.
 
 Synthesis and upsampling steps are scored by rendering with the quantized weights (via
 torch.func.functional_call, no module mutation); ARM steps by the exact code length of the latents
@@ -12,10 +13,10 @@ import torch
 from torch.func import functional_call
 
 from ..entropy.coder import latent_bits
-from ..entropy.int_arm import IntArm, IntLayer
 from ..entropy.laplace import WEIGHT_SCALES, best_weight_scale_index, laplace_bits_np
 from ..entropy.weights import N_STEPS, dequantize, quantize
-from ..model.params import GROUPS, grouped_parameters
+from ..decode import int_arm_from
+from ..model.params import grouped_parameters
 from .model import FitModel
 
 COARSE = range(2, N_STEPS, 4)   # 1/2 ... 2^-13, every 4th step; then refined around the best
@@ -71,9 +72,7 @@ def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float):
         return out
 
     for name in ("synthesis", "upsampling"):
-        groups = grouped_parameters(model.network(name))
-        for g in GROUPS:
-            params = groups[g]
+        for g, params in grouped_parameters(model.network(name)).items():
             if not params:
                 quant[(name, g)] = (0, 0)
                 continue
@@ -89,24 +88,24 @@ def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float):
                 ints[(name, pname)] = quantize(p.detach().cpu().numpy(), step)
 
     arm_groups = grouped_parameters(model.arm)
-    n_layers = len(model.arm.layers)
-    steps = {"weight": 40, "bias": 40}
+    arm_floats = {g: [(pname, p.cpu().numpy()) for pname, p in params]
+                  for g, params in arm_groups.items()}
 
-    def arm_cost(ws, bs):
-        layers = [IntLayer(quantize(model.arm.layers[k].weight.cpu().numpy(), ws),
-                           quantize(model.arm.layers[k].bias.cpu().numpy(), bs), ws, bs)
-                  for k in range(n_layers)]
-        bits = latent_bits(model.layout, IntArm(layers, fractional_inputs=dither is not None),
-                           buffer_np, dither)
-        bits += group_bits(quantize(_flat(arm_groups["weight"]), ws))[0]
-        bits += group_bits(quantize(_flat(arm_groups["bias"]), bs))[0]
+    def arm_cost(steps):
+        ints_now = {("arm", pname): quantize(v, steps[g])
+                    for g, named in arm_floats.items() for pname, v in named}
+        int_arm = int_arm_from(model.arm, {("arm", g): (s, 0) for g, s in steps.items()},
+                               ints_now, dither is not None)
+        bits = latent_bits(model.layout, int_arm, buffer_np, dither)
+        for g, named in arm_floats.items():
+            bits += group_bits(quantize(np.concatenate([v.ravel() for _, v in named]), steps[g]))[0]
         return lmbda * bits / n_pixels
 
-    steps["weight"] = _search(lambda s: arm_cost(s, steps["bias"]))
-    steps["bias"] = _search(lambda s: arm_cost(steps["weight"], s))
-    for g in GROUPS:
-        step = steps[g]
-        quant[("arm", g)] = (step, group_bits(quantize(_flat(arm_groups[g]), step))[1])
-        for pname, p in arm_groups[g]:
-            ints[("arm", pname)] = quantize(p.detach().cpu().numpy(), step)
+    steps = {g: 40 for g in arm_groups}
+    for g in arm_groups:           # one tensor at a time, the others at their current steps
+        steps[g] = _search(lambda s, g=g: arm_cost({**steps, g: s}))
+    for g, params in arm_groups.items():
+        quant[("arm", g)] = (steps[g], group_bits(quantize(_flat(params), steps[g]))[1])
+        for pname, p in params:
+            ints[("arm", pname)] = quantize(p.detach().cpu().numpy(), steps[g])
     return quant, ints, buffer_np

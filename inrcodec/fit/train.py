@@ -4,6 +4,7 @@ keeps the best real-quantization RD cost seen.
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
+from ..model.params import build_modules
 from .model import FitModel
 
 
@@ -26,6 +28,14 @@ class Schedule:
     # the latents' learning rate relative to the networks' (3: tuned on the training photos,
     # benchmarks/results/tuning_fit_train128*.md; RD cost -3.1 % against 1)
     latent_lr_multiplier: float = 3.0
+    # noise-phase noise: Kumaraswamy(a, b) - 1/2 with its mode at 0, a annealed linearly from
+    # noise_a_start to 1 (a = 1 is uniform noise; C3 starts at 2: narrower noise early)
+    noise_a_start: float = 1.0
+    # warm-up: this many random initialisations are each fitted for warmup_steps (at the start
+    # learning rate and temperature) and the one with the lowest RD cost is kept; these steps
+    # count towards the fit's total
+    warmup_candidates: int = 1
+    warmup_steps: int = 0
 
 
 DEFAULT_SCHEDULE = Schedule()
@@ -33,6 +43,30 @@ DEFAULT_SCHEDULE = Schedule()
 
 def psnr_from_mse(mse: float) -> float:
     return 10 * math.log10(1.0 / max(mse, 1e-12))
+
+
+def _optimizer(model: FitModel, sc: Schedule) -> torch.optim.Adam:
+    latent = [model.latent]
+    networks = [p for p in model.parameters() if p is not model.latent]
+    return torch.optim.Adam([{"params": latent, "scale": sc.latent_lr_multiplier},
+                             {"params": networks, "scale": 1.0}], lr=sc.lr)
+
+
+def _reinitialise(model: FitModel) -> None:
+    """A fresh random start in place: latents zero, networks re-drawn with their own init."""
+    fresh = build_modules(model.arch, model.channels, arm_inputs=len(model.layout.deltas))
+    with torch.no_grad():
+        model.latent.zero_()
+        for name, module in fresh.items():
+            model.network(name).load_state_dict(module.state_dict())
+
+
+@torch.no_grad()
+def hard_cost(model: FitModel, target: torch.Tensor, lmbda: float) -> tuple[float, float]:
+    """(RD cost with hard-rounded latents, latent bits): the quantity the fit is judged on."""
+    image, bits = model("hard")
+    cost = torch.mean((image - target) ** 2) + lmbda * bits / target[:, 0].numel()
+    return cost.item(), float(bits)
 
 
 def fit(model: FitModel, target: torch.Tensor, lmbda: float, iterations: int | None,
@@ -48,44 +82,37 @@ def fit(model: FitModel, target: torch.Tensor, lmbda: float, iterations: int | N
     """
     n_pixels = target[:, 0].numel()
     sc = schedule
-    latent = [model.latent]
-    networks = [p for p in model.parameters() if p is not model.latent]
-    opt = torch.optim.Adam([{"params": latent, "scale": sc.latent_lr_multiplier},
-                            {"params": networks, "scale": 1.0}], lr=sc.lr)
-    best_cost, best_state = math.inf, None
     start = time.perf_counter()
     by_time = time_budget is not None
     total = time_budget if by_time else iterations
     bar = tqdm(total=round(total, 1) if by_time else total, disable=not progress, desc=desc,
                unit="s" if by_time else "it", dynamic_ncols=True, leave=leave)
     it, shown = 0, 0.0
-    while True:
-        elapsed = time.perf_counter() - start
-        progress_frac = elapsed / time_budget if by_time else it / max(iterations, 1)
-        if progress_frac >= 1.0 or (not by_time and it >= iterations):
-            break
-        noise_phase = progress_frac < sc.noise_fraction
-        if noise_phase:
-            frac = progress_frac / sc.noise_fraction
-            lr = sc.lr * 0.5 * (1 + math.cos(math.pi * frac))
-            temperature = sc.t_start + (sc.t_end - sc.t_start) * frac
-        else:
-            lr, temperature = sc.hard_lr, sc.t_end
+    opt = _optimizer(model, sc)
+
+    best_cost, best_state = math.inf, None
+
+    def step(lr: float, temperature: float, noise_a: float, noise_phase: bool) -> tuple[float, float, float]:
+        nonlocal best_cost, best_state
         for group in opt.param_groups:
             group["lr"] = lr * group["scale"]
-        image, bits = model("noise" if noise_phase else "hard", temperature)
+        image, bits = model("noise" if noise_phase else "hard", temperature, noise_a)
         mse = torch.mean((image - target) ** 2)
         bpp = bits / n_pixels
         loss = mse + lmbda * bpp
-        if not noise_phase and loss.item() < best_cost:
+        if not noise_phase and loss.item() < best_cost:   # hard phase: keep the best state seen
             best_cost = loss.item()
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        return loss.item(), mse.item(), bpp.item()
+
+    def tick(loss: float, mse: float, bpp: float, phase: str) -> None:
+        nonlocal it, shown
         if it % log_every == 0:
-            bar.set_postfix(loss=f"{loss.item():.5f}", psnr=f"{psnr_from_mse(mse.item()):.2f}",
-                            bpp=f"{bpp.item():.3f}", phase="noise" if noise_phase else "hard")
+            bar.set_postfix(loss=f"{loss:.5f}", psnr=f"{psnr_from_mse(mse):.2f}",
+                            bpp=f"{bpp:.3f}", phase=phase)
         if by_time:
             now = round(min(time.perf_counter() - start, time_budget), 1)
             bar.update(now - shown)
@@ -93,17 +120,50 @@ def fit(model: FitModel, target: torch.Tensor, lmbda: float, iterations: int | N
         else:
             bar.update(1)
         it += 1
+
+    # warm-up: several random starts, keep the best (with its optimizer state)
+    warm_total = sc.warmup_candidates * sc.warmup_steps
+    if sc.warmup_candidates > 1 and sc.warmup_steps > 0 and (by_time or warm_total <= iterations // 4):
+        best = (math.inf, None, None)
+        for candidate in range(sc.warmup_candidates):
+            if candidate:
+                _reinitialise(model)
+                opt = _optimizer(model, sc)
+            for _ in range(sc.warmup_steps):
+                tick(*step(sc.lr, sc.t_start, sc.noise_a_start, True), "warm-up")
+            cost = hard_cost(model, target, lmbda)[0]
+            if cost < best[0]:
+                best = (cost, copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()))
+        model.load_state_dict(best[1])
+        opt = _optimizer(model, sc)
+        opt.load_state_dict(best[2])
+    warm_steps, warm_seconds = it, time.perf_counter() - start
+
+    while True:
+        if by_time:
+            progress_frac = ((time.perf_counter() - start - warm_seconds)
+                             / max(time_budget - warm_seconds, 1e-9))
+        else:
+            progress_frac = (it - warm_steps) / max(iterations - warm_steps, 1)
+        if progress_frac >= 1.0 or (not by_time and it >= iterations):
+            break
+        noise_phase = progress_frac < sc.noise_fraction
+        if noise_phase:
+            frac = progress_frac / sc.noise_fraction
+            lr = sc.lr * 0.5 * (1 + math.cos(math.pi * frac))
+            temperature = sc.t_start + (sc.t_end - sc.t_start) * frac
+            noise_a = sc.noise_a_start + (1.0 - sc.noise_a_start) * frac
+        else:
+            lr, temperature, noise_a = sc.hard_lr, sc.t_end, 1.0
+        loss, mse, bpp = step(lr, temperature, noise_a, noise_phase)
+        tick(loss, mse, bpp, "noise" if noise_phase else "hard")
     bar.close()
     # the state after the last step has not been scored yet: score it with hard rounding
-    with torch.no_grad():
-        image, bits = model("hard")
-        cost = (torch.mean((image - target) ** 2) + lmbda * bits / n_pixels).item()
+    cost, bits = hard_cost(model, target, lmbda)
     if best_state is not None and best_cost < cost:
         model.load_state_dict(best_state)
-        cost = best_cost
-        with torch.no_grad():
-            bits = model("hard")[1]
+        cost, bits = hard_cost(model, target, lmbda)
     # latent_bits: the training-time (float ARM) estimate of the latents' code length, to compare
     # with what the integer ARM and the range coder really spend
     return {"fit_seconds": time.perf_counter() - start, "rd_cost": cost, "iterations": it,
-            "latent_bits": float(bits)}
+            "latent_bits": bits}

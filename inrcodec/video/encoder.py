@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .. import bitstream
-from ..arch import DEFAULT_PRESET, Architecture, preset as get_preset
+from ..arch import AUTO_PRESET, DEFAULT_PRESET, Architecture, preset as get_preset
 from ..complexity import macs_per_pixel
 from ..defaults import DEFAULT_ITERATIONS, DEFAULT_LMBDA
 from ..encoder import MAX_ITERATIONS, coded_sections, resolve_device, validate_image
@@ -92,6 +92,9 @@ def _frames_of(chunk: list, first_shape) -> np.ndarray:
     return np.stack(frames)
 
 
+VIDEO_AUTO_PRESET = "low"     # what "auto" means for video: the preset the video benchmark measures
+
+
 def encode_video_with_report(frames: Iterable[np.ndarray], fps=DEFAULT_FPS, *,
                              lmbda: float = DEFAULT_LMBDA, preset: str = DEFAULT_PRESET,
                              iterations: int | None = None, device: str = "auto", seed: int = 0,
@@ -110,6 +113,7 @@ def encode_video_with_report(frames: Iterable[np.ndarray], fps=DEFAULT_FPS, *,
     iterations = _check_options(lmbda, iterations, time_budget, group, temporal_context, dev)
     fps = as_fraction(fps)
     if arch is None:
+        preset = VIDEO_AUTO_PRESET if preset == AUTO_PRESET else preset
         arch = get_preset(preset)
     else:
         preset = None

@@ -2,8 +2,8 @@
 context, and per group the quantization steps and weight scales of its networks.
 
     height, width, channels, frames, fps numerator, fps denominator, group size, preset code,
-    architecture fields (arch.py), temporal context, then for each group 12 varints
-    ((step, scale) for arm/upsampling/synthesis x weight/bias)
+    architecture fields (arch.py), temporal context, then for each group the (step, scale)
+    varints of every coded weight group (header.quant_fields)
 
 The container then holds 4 sections per group: ARM, upsampling, synthesis, latents.
 """
@@ -14,11 +14,9 @@ from fractions import Fraction
 
 from ..arch import PRESET_IDS, PRESETS, Architecture
 from ..bitstream import Reader, write_varint
-from ..entropy.laplace import WEIGHT_SCALES
-from ..entropy.weights import N_STEPS
 from ..errors import InrcodecError
-from ..header import MAX_PIXELS, MAX_SIDE
-from ..model.params import GROUPS, MODULE_NAMES
+from ..header import MAX_PIXELS, MAX_SIDE, quant_fields, read_quant
+from ..model.params import MODULE_NAMES
 from .layout import MAX_GROUP, MAX_TEMPORAL_CONTEXT
 
 MAX_FRAMES = 1 << 20
@@ -65,9 +63,7 @@ class VideoHeader:
                 self.fps.denominator, self.group_size, preset_code, *self.arch.to_fields(),
                 self.temporal_context]
         for q in self.quant:
-            for m in MODULE_NAMES:
-                for g in GROUPS:
-                    ints += list(q[(m, g)])
+            ints += quant_fields(self.arch, q)
         return b"".join(write_varint(v) for v in ints)
 
     @classmethod
@@ -97,14 +93,7 @@ class VideoHeader:
         header = cls(height, width, channels, frames, Fraction(num, den), group_size, arch,
                      preset, temporal)
         for _ in range(header.n_groups):
-            q = {}
-            for m in MODULE_NAMES:
-                for g in GROUPS:
-                    step, scale = r.varint(), r.varint()
-                    if step >= N_STEPS or scale >= len(WEIGHT_SCALES):
-                        raise InrcodecError("corrupt header: quantization parameters out of range")
-                    q[(m, g)] = (step, scale)
-            header.quant.append(q)
+            header.quant.append(read_quant(arch, r.varint))
         if not r.at_end():
             raise InrcodecError("corrupt header: trailing bytes")
         return header
