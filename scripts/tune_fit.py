@@ -2,7 +2,7 @@
 (never Kodak).
 
     python scripts/tune_fit.py [--workers 2] [--iterations 2000] [--out NAME] [--variants A,B]
-                               [--size 128] [--images A,B]
+                               [--size 128] [--images A,B] [--lmbdas 0.004,0.001]
 
 Each variant changes fit.train.Schedule (and, where it says so, the preset) from a fixed
 baseline: the shipped defaults with the latent learning-rate multiplier at 1, the schedule before
@@ -32,6 +32,7 @@ VARIANTS = {                                  # name: Schedule overrides of the 
     "noise a 2 -> 1": {"latent_lr_multiplier": 3.0, "noise_a_start": 2.0},
     "warm-up 4 x 50": {"latent_lr_multiplier": 3.0, "warmup_candidates": 4, "warmup_steps": 50},
     "preset medium": {"latent_lr_multiplier": 3.0, "preset": "medium"},
+    "preset high": {"latent_lr_multiplier": 3.0, "preset": "high"},
     "latent lr x6 + noise a 2 -> 1": {"latent_lr_multiplier": 6.0, "noise_a_start": 2.0},
 }
 
@@ -55,16 +56,18 @@ def main(argv=None) -> None:
     ap.add_argument("--variants", default=None, help="comma-separated subset (default: all)")
     ap.add_argument("--size", type=int, default=128, help="crop side")
     ap.add_argument("--images", default=",".join(IMAGES))
+    ap.add_argument("--lmbdas", default=",".join(map(str, LMBDAS)))
     args = ap.parse_args(argv)
     command = command_line("tune_fit.py", argv)
     names = args.variants.split(",") if args.variants else list(VARIANTS)
     if not set(names) <= set(VARIANTS):
         ap.error(f"--variants: any of {list(VARIANTS)} (the first is the reference)")
     images = args.images.split(",")
-    jobs = [(v, im, lm, args.iterations, args.size) for v in names for im in images for lm in LMBDAS]
+    lmbdas = [float(x) for x in args.lmbdas.split(",")]
+    jobs = [(v, im, lm, args.iterations, args.size) for v in names for im in images for lm in lmbdas]
     rows, seconds = run(point, jobs, args.workers)
     setup = (f"Images: {args.size}x{args.size} centre crops of train/{', '.join(images)}; "
-             f"λ ∈ {LMBDAS}; preset low unless named; {args.iterations} steps; one CPU thread per fit.")
+             f"λ ∈ {lmbdas}; preset low unless named; {args.iterations} steps; one CPU thread per fit.")
     print(write_table(RESULTS / f"{args.out}.md", "Grid codec: fitting-schedule tuning on "
                       "training crops (not Kodak)", command, seconds, setup, names, rows))
 
