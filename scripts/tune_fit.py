@@ -33,6 +33,7 @@ VARIANTS = {                                  # name: Schedule overrides of the 
     "warm-up 4 x 50": {"latent_lr_multiplier": 3.0, "warmup_candidates": 4, "warmup_steps": 50},
     "preset medium": {"latent_lr_multiplier": 3.0, "preset": "medium"},
     "preset high": {"latent_lr_multiplier": 3.0, "preset": "high"},
+    "preset lowest": {"latent_lr_multiplier": 3.0, "preset": "lowest"},
     "latent lr x6 + noise a 2 -> 1": {"latent_lr_multiplier": 6.0, "noise_a_start": 2.0},
 }
 
