@@ -283,7 +283,7 @@ def main(argv=None):
           f"decoded through the bitstream. PSNR on RGB (8-bit, peak 255).", ""]
     if AUTO_PRESET in presets:
         picked = (f"`{resolve_preset(AUTO_PRESET, args.size ** 2)}` at {args.size}x{args.size}"
-                  if args.size else "`medium` on full Kodak images")
+                  if args.size else f"`{resolve_preset(AUTO_PRESET, 768 * 512)}` on full Kodak images")
         md += [f"`{AUTO_PRESET}` is the codec's default preset, picked by image size: {picked}.", ""]
     if args.rec:
         md[-1:-1] = [f"inrcodec-rec: `--mode rec` (Bayesian coordinate network, weights sent by "

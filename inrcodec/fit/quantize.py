@@ -12,10 +12,10 @@ import numpy as np
 import torch
 from torch.func import functional_call
 
+from ..decode import int_arm_from
 from ..entropy.coder import latent_bits
 from ..entropy.laplace import WEIGHT_SCALES, best_weight_scale_index, laplace_bits_np
 from ..entropy.weights import N_STEPS, dequantize, quantize
-from ..decode import int_arm_from
 from ..model.params import grouped_parameters
 from .model import FitModel
 
@@ -88,24 +88,22 @@ def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float):
                 ints[(name, pname)] = quantize(p.detach().cpu().numpy(), step)
 
     arm_groups = grouped_parameters(model.arm)
-    arm_floats = {g: [(pname, p.cpu().numpy()) for pname, p in params]
-                  for g, params in arm_groups.items()}
+    arm_flat = {g: _flat(params) for g, params in arm_groups.items()}
 
     def arm_cost(steps):
-        ints_now = {("arm", pname): quantize(v, steps[g])
-                    for g, named in arm_floats.items() for pname, v in named}
+        ints_now = {("arm", pname): quantize(p.cpu().numpy(), steps[g])
+                    for g, params in arm_groups.items() for pname, p in params}
         int_arm = int_arm_from(model.arm, {("arm", g): (s, 0) for g, s in steps.items()},
                                ints_now, dither is not None)
         bits = latent_bits(model.layout, int_arm, buffer_np, dither)
-        for g, named in arm_floats.items():
-            bits += group_bits(quantize(np.concatenate([v.ravel() for _, v in named]), steps[g]))[0]
+        bits += sum(group_bits(quantize(arm_flat[g], s))[0] for g, s in steps.items())
         return lmbda * bits / n_pixels
 
     steps = {g: 40 for g in arm_groups}
     for g in arm_groups:           # one tensor at a time, the others at their current steps
         steps[g] = _search(lambda s, g=g: arm_cost({**steps, g: s}))
     for g, params in arm_groups.items():
-        quant[("arm", g)] = (steps[g], group_bits(quantize(_flat(params), steps[g]))[1])
+        quant[("arm", g)] = (steps[g], group_bits(quantize(arm_flat[g], steps[g]))[1])
         for pname, p in params:
             ints[("arm", pname)] = quantize(p.detach().cpu().numpy(), steps[g])
     return quant, ints, buffer_np

@@ -92,7 +92,8 @@ def fit(model: FitModel, target: torch.Tensor, lmbda: float, iterations: int | N
 
     best_cost, best_state = math.inf, None
 
-    def step(lr: float, temperature: float, noise_a: float, noise_phase: bool) -> tuple[float, float, float]:
+    def step(lr: float, temperature: float, noise_a: float,
+             noise_phase: bool) -> tuple[float, float, float]:
         nonlocal best_cost, best_state
         for group in opt.param_groups:
             group["lr"] = lr * group["scale"]
@@ -123,7 +124,8 @@ def fit(model: FitModel, target: torch.Tensor, lmbda: float, iterations: int | N
 
     # warm-up: several random starts, keep the best (with its optimizer state)
     warm_total = sc.warmup_candidates * sc.warmup_steps
-    if sc.warmup_candidates > 1 and sc.warmup_steps > 0 and (by_time or warm_total <= iterations // 4):
+    if (sc.warmup_candidates > 1 and sc.warmup_steps > 0
+            and (by_time or warm_total <= iterations // 4)):
         best = (math.inf, None, None)
         for candidate in range(sc.warmup_candidates):
             if candidate:
