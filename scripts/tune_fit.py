@@ -12,11 +12,15 @@ this tuning adopted 3 (so the committed tables stay reproducible). Every point i
 """
 from __future__ import annotations
 
-from tuning import RESULTS, command_line, parser, point_row, run, train_crop, write_table
+from pathlib import Path
+
+from tuning import RESULTS, reference_rows, command_line, parser, point_row, run, train_crop, write_table
 
 IMAGES = ["4.2.03", "house", "4.1.05", "4.1.01"]
 LMBDAS = [4e-3, 1e-3]
-BASELINE = {"latent_lr_multiplier": 1.0}      # every variant starts from this
+# every variant starts from this: the shipped schedule before tuning (latent learning rate x1,
+# no gradient clipping), so the committed tables stay reproducible
+BASELINE = {"latent_lr_multiplier": 1.0, "grad_clip": 0.0}
 VARIANTS = {                                  # name: Schedule overrides of the baseline
     "baseline": {},
     "latent lr x3": {"latent_lr_multiplier": 3.0},
@@ -35,6 +39,19 @@ VARIANTS = {                                  # name: Schedule overrides of the 
     "preset high": {"latent_lr_multiplier": 3.0, "preset": "high"},
     "preset lowest": {"latent_lr_multiplier": 3.0, "preset": "lowest"},
     "latent lr x6 + noise a 2 -> 1": {"latent_lr_multiplier": 6.0, "noise_a_start": 2.0},
+    "medium grad clip 0.1": {"latent_lr_multiplier": 3.0, "preset": "medium", "grad_clip": 0.1},
+    "medium grad clip 1": {"latent_lr_multiplier": 3.0, "preset": "medium", "grad_clip": 1.0},
+    "medium adam eps 1e-10": {"latent_lr_multiplier": 3.0, "preset": "medium", "adam_eps": 1e-10},
+    "medium adam eps 1e-12": {"latent_lr_multiplier": 3.0, "preset": "medium", "adam_eps": 1e-12},
+    "medium grad clip 0.03": {"latent_lr_multiplier": 3.0, "preset": "medium", "grad_clip": 0.03},
+    "medium grad clip 0.01": {"latent_lr_multiplier": 3.0, "preset": "medium", "grad_clip": 0.01},
+    "medium adam eps 1e-6": {"latent_lr_multiplier": 3.0, "preset": "medium", "adam_eps": 1e-6},
+    "grad clip 0.03": {"latent_lr_multiplier": 3.0, "grad_clip": 0.03},
+    "medium grad clip 0.03 + beta2 0.99": {"latent_lr_multiplier": 3.0, "preset": "medium",
+                                           "grad_clip": 0.03, "adam_beta2": 0.99},
+    "medium adam beta2 0.99": {"latent_lr_multiplier": 3.0, "preset": "medium", "adam_beta2": 0.99},
+    "medium grad clip 0.1 + eps 1e-10": {"latent_lr_multiplier": 3.0, "preset": "medium",
+                                         "grad_clip": 0.1, "adam_eps": 1e-10},
 }
 
 
@@ -58,6 +75,9 @@ def main(argv=None) -> None:
     ap.add_argument("--size", type=int, default=128, help="crop side")
     ap.add_argument("--images", default=",".join(IMAGES))
     ap.add_argument("--lmbdas", default=",".join(map(str, LMBDAS)))
+    ap.add_argument("--reference-from", default=None, metavar="FILE",
+                    help="take the first variant's points from this committed table instead of "
+                         "refitting them (fits on one thread are deterministic)")
     args = ap.parse_args(argv)
     command = command_line("tune_fit.py", argv)
     names = args.variants.split(",") if args.variants else list(VARIANTS)
@@ -65,10 +85,21 @@ def main(argv=None) -> None:
         ap.error(f"--variants: any of {list(VARIANTS)} (the first is the reference)")
     images = args.images.split(",")
     lmbdas = [float(x) for x in args.lmbdas.split(",")]
-    jobs = [(v, im, lm, args.iterations, args.size) for v in names for im in images for lm in lmbdas]
+    reference = []
+    if args.reference_from:
+        wanted = {(im, lm) for im in images for lm in lmbdas}
+        reference = [r for r in reference_rows(Path(args.reference_from), names[0])
+                     if (r["image"], r["lmbda"]) in wanted]
+        if len(reference) != len(wanted):
+            ap.error(f"--reference-from: {args.reference_from} lacks some points of {names[0]!r}")
+    fitted = names[1:] if reference else names
+    jobs = [(v, im, lm, args.iterations, args.size) for v in fitted for im in images for lm in lmbdas]
     rows, seconds = run(point, jobs, args.workers)
+    rows = reference + rows
     setup = (f"Images: {args.size}x{args.size} centre crops of train/{', '.join(images)}; "
-             f"λ ∈ {lmbdas}; preset low unless named; {args.iterations} steps; one CPU thread per fit.")
+             f"λ ∈ {lmbdas}; preset low unless named; {args.iterations} steps; one CPU thread per fit."
+             + (f" The `{names[0]}` points are read from {args.reference_from}, not refitted."
+                if reference else ""))
     print(write_table(RESULTS / f"{args.out}.md", "Grid codec: fitting-schedule tuning on "
                       "training crops (not Kodak)", command, seconds, setup, names, rows))
 

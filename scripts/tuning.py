@@ -49,6 +49,24 @@ def point_row(variant: str, image: str, lmbda: float, report: dict) -> dict:
             "psnr": report["psnr"], "cost": mse + lmbda * report["bpp"]}
 
 
+def reference_rows(path: Path, variant: str) -> list[dict]:
+    """The committed points of one variant from an earlier table (fits are deterministic on one
+    thread, so a reference need not be refitted; the new table names the file it came from)."""
+    rows = []
+    for line in path.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 6 and cells[0] == variant:
+            try:
+                lmbda, bpp, psnr, cost = (float(c) for c in cells[2:])
+            except ValueError:
+                continue
+            rows.append({"variant": variant, "image": cells[1], "lmbda": lmbda, "bpp": bpp,
+                         "psnr": psnr, "cost": cost})
+    if not rows:
+        raise SystemExit(f"no points of {variant!r} in {path}")
+    return rows
+
+
 def run(point, jobs: list, workers: int) -> tuple[list[dict], float]:
     """point(job) -> {"variant", "image", "lmbda", "bpp", "psnr", "cost"} for every job, in a
     process pool (each worker should pin torch to one thread); returns (rows, wall seconds)."""

@@ -141,3 +141,40 @@ def test_warm_up_keeps_the_best_start_and_counts_its_steps():
     summary = train.fit(FitModel(preset("lowest"), 12, 12, 3), target, 1e-3, 8, progress=False,
                         schedule=train.Schedule(warmup_candidates=3, warmup_steps=3))
     assert summary["iterations"] == 8
+
+
+def test_gradient_clip_and_adam_settings_reach_the_optimizer():
+    """grad_clip bounds the global gradient norm each step sees; adam_eps and adam_beta2 are
+    Adam's."""
+    from inrcodec.fit import train
+    target = torch.rand(1, 3, 12, 12)
+    seen = []
+    real_optimizer = train._optimizer
+
+    def recording(model, sc):
+        opt = real_optimizer(model, sc)
+        real_step = opt.step
+
+        def step(*args, **kwargs):
+            grads = [p.grad for g in opt.param_groups for p in g["params"] if p.grad is not None]
+            seen.append((torch.linalg.vector_norm(torch.stack(
+                [torch.linalg.vector_norm(g) for g in grads])).item(),
+                {(g["eps"], g["betas"][1]) for g in opt.param_groups}))
+            return real_step(*args, **kwargs)
+        opt.step = step
+        return opt
+    train._optimizer = recording
+    try:
+        for clip, eps, beta2 in ((0.0, 1e-8, 0.999), (1e-4, 1e-11, 0.99)):
+            seen.clear()
+            torch.manual_seed(0)
+            train.fit(FitModel(preset("lowest"), 12, 12, 3), target, 1e-3, 12, progress=False,
+                      schedule=train.Schedule(grad_clip=clip, adam_eps=eps, adam_beta2=beta2))
+            norms = [n for n, _ in seen]
+            assert len(norms) == 12 and all(e == {(eps, beta2)} for _, e in seen)
+            if clip:
+                assert max(norms) <= clip * (1 + 1e-4)
+            else:
+                assert max(norms) > 1e-3      # so the bound above is not met by chance
+    finally:
+        train._optimizer = real_optimizer

@@ -36,6 +36,19 @@ class Schedule:
     # count towards the fit's total
     warmup_candidates: int = 1
     warmup_steps: int = 0
+    # clip the gradient's global norm (latents and networks together) to this before each step
+    # (0 = off). The first steps' gradients are 20-40x the later ones; unclipped they fill Adam's
+    # second moment (memory ~1000 steps at beta2 0.999) and shrink every later step. Clipped,
+    # Adam's denominator stays 2-30x smaller all fit long (scripts/grad_norms.py). 0.03, tuned
+    # on the training photos: RD cost -7.4 % (lambda 0.004) and -2.5 % (0.001) at 256x256 with
+    # `medium`, -1.1 % at 128x128 with `low` (benchmarks/results/tuning_fit_train*clip*.md)
+    grad_clip: float = 0.03
+    # Adam's epsilon: the loss is a per-pixel mean, so a full-resolution latent's gradient is
+    # ~1e-7 at 256x256 (and smaller on bigger images) and torch's default 1e-8 damps its steps
+    adam_eps: float = 1e-8
+    # Adam's second-moment decay: at 0.999 the first steps' large gradients stay in its
+    # denominator for ~1000 steps, half of a 2000-step fit
+    adam_beta2: float = 0.999
 
 
 DEFAULT_SCHEDULE = Schedule()
@@ -49,7 +62,8 @@ def _optimizer(model: FitModel, sc: Schedule) -> torch.optim.Adam:
     latent = [model.latent]
     networks = [p for p in model.parameters() if p is not model.latent]
     return torch.optim.Adam([{"params": latent, "scale": sc.latent_lr_multiplier},
-                             {"params": networks, "scale": 1.0}], lr=sc.lr)
+                             {"params": networks, "scale": 1.0}], lr=sc.lr, eps=sc.adam_eps,
+                            betas=(0.9, sc.adam_beta2))
 
 
 def _reinitialise(model: FitModel) -> None:
@@ -106,6 +120,8 @@ def fit(model: FitModel, target: torch.Tensor, lmbda: float, iterations: int | N
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if sc.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), sc.grad_clip)
         opt.step()
         return loss.item(), mse.item(), bpp.item()
 
