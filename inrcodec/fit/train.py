@@ -43,11 +43,12 @@ class Schedule:
     # on the training photos: RD cost -7.4 % (lambda 0.004) and -2.5 % (0.001) at 256x256 with
     # `medium`, -1.1 % at 128x128 with `low` (benchmarks/results/tuning_fit_train*clip*.md)
     grad_clip: float = 0.03
-    # Adam's epsilon: the loss is a per-pixel mean, so a full-resolution latent's gradient is
-    # ~1e-7 at 256x256 (and smaller on bigger images) and torch's default 1e-8 damps its steps
+    # Adam's epsilon: comparable to a full-resolution latent's gradient (~1e-7 at 256x256), so it
+    # damps the weakly driven latents; measured, that damping helps: 1e-10 +2.6 %, 1e-6 +26.9 %
+    # RD cost (benchmarks/results/tuning_fit_train256_eps.md, tuning_fit_train256_clip_lmbda001.md)
     adam_eps: float = 1e-8
-    # Adam's second-moment decay: at 0.999 the first steps' large gradients stay in its
-    # denominator for ~1000 steps, half of a 2000-step fit
+    # Adam's second-moment decay; 0.99 on top of the clip: -0.2 %, noise
+    # (benchmarks/results/tuning_fit_train256_clip_beta2.md)
     adam_beta2: float = 0.999
 
 
