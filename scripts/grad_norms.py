@@ -42,9 +42,11 @@ def record(image: np.ndarray, preset_name: str, lmbda: float, iterations: int, c
         real_step = opt.step
 
         def step(*args, **kwargs):
-            grads = [p.grad for p in m.parameters() if p.grad is not None]
-            norm = (pre_clip.pop() if pre_clip else
-                    torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])).item())
+            if pre_clip:
+                norm = pre_clip.pop()
+            else:
+                grads = [p.grad.norm() for p in m.parameters() if p.grad is not None]
+                norm = torch.linalg.vector_norm(torch.stack(grads)).item()
             out = real_step(*args, **kwargs)
             nets = [opt.state[p]["exp_avg_sq"].sqrt().ravel() for p in m.parameters()
                     if p is not m.latent and p in opt.state]

@@ -116,15 +116,16 @@ def fit(model: FitModel, target: torch.Tensor, lmbda: float, iterations: int | N
         mse = torch.mean((image - target) ** 2)
         bpp = bits / n_pixels
         loss = mse + lmbda * bpp
-        if not noise_phase and loss.item() < best_cost:   # hard phase: keep the best state seen
-            best_cost = loss.item()
+        loss_value = loss.item()     # one host sync for the value, not one per use
+        if not noise_phase and loss_value < best_cost:   # hard phase: keep the best state seen
+            best_cost = loss_value
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if sc.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), sc.grad_clip)
         opt.step()
-        return loss.item(), mse.item(), bpp.item()
+        return loss_value, mse.item(), bpp.item()
 
     def tick(loss: float, mse: float, bpp: float, phase: str) -> None:
         nonlocal it, shown
