@@ -25,32 +25,29 @@ SIZES = {"128x128": (128, 128), "256x256": (256, 256), "512x768": (512, 768)}
 
 def step_seconds(preset: str, h: int, w: int, steps: int, device: str,
                  compile_loss: bool = False) -> float:
-    """Median wall time of one noise-phase training step (forward, backward, Adam); with
-    compile_loss the forward + rate + loss go through torch.compile (its compile time falls in
-    the 3 warm-up steps, which are not counted)."""
+    """Median wall time of one noise-phase step of the real fit (`fit.train.take_step` with the
+    default schedule: forward, rate, backward, gradient clip, Adam); with compile_loss the
+    model's forward goes through torch.compile (its compile time falls in the 3 warm-up steps,
+    which are not counted)."""
     import torch
     from benchmarks.rd import load_crop
     from inrcodec.arch import PRESETS
+    from inrcodec.fit import train
     from inrcodec.fit.model import FitModel
     img = load_crop("kodim05", 0)[:h, :w]
     target = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float().div(255)
     target = target.to(device)
     model = FitModel(PRESETS[preset], h, w, 3).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    def loss_fn():
-        image, bits = model("noise", 0.3)
-        return torch.mean((image - target) ** 2) + 1e-3 * bits / (h * w)
+    sc = train.DEFAULT_SCHEDULE
+    opt = train._optimizer(model, sc)
     if compile_loss:
-        loss_fn = torch.compile(loss_fn)
+        model.forward = torch.compile(model.forward)
     times = []
     for k in range(steps + 3):
         if device == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
-        loss = loss_fn()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        train.take_step(model, opt, target, 1e-3, sc, sc.lr, sc.t_start, 1.0, True)
         if device == "cuda":
             torch.cuda.synchronize()
         if k >= 3:                                  # warm-up steps not counted
@@ -109,8 +106,9 @@ def main(argv=None) -> None:
             lines.append(f"| {preset} | {name} | {mpp:.0f} | {1e3 * t:.1f} | {1e3 * bound:.2f} | "
                          f"{t / bound:.0f}x |")
             print(lines[-1], flush=True)
-    lines += ["", "Step: one noise-phase step (soft-round + noise, rate of every latent under the "
-              "float ARM, upsampling, synthesis, backward, Adam), median of "
+    lines += ["", "Step: one noise-phase step of the real fit (`fit.train.take_step`: soft-round + "
+              "noise, rate of every latent under the float ARM, upsampling, synthesis, backward, "
+              "gradient clip, Adam), median of "
               f"{args.steps} after 3 warm-up steps, image kodim05 cropped."]
     if args.budgets:
         budgets = [float(b) for b in args.budgets.split(",")]

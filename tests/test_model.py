@@ -71,11 +71,16 @@ def test_rate_equals_gathered_definition(make):
     model = make().double()
     with torch.no_grad():
         model.latent.normal_(0, 2)
-    y, _ = model.quantized_latents("hard")
+    y, _ = model.quantized_latents("hard")          # the latents in pos_idx order
     layout = model.layout
-    mu, log_scale = model.arm(y[torch.from_numpy(layout.ctx_idx)])
-    ref = laplace_bits(y[torch.from_numpy(layout.pos_idx)], mu, log_scale).sum()
+    buffer = torch.zeros(layout.buffer_size, dtype=y.dtype)
+    buffer[torch.from_numpy(layout.pos_idx)] = y
+    mu, log_scale = model.arm(buffer[torch.from_numpy(layout.ctx_idx)])
+    ref = laplace_bits(y, mu, log_scale).sum()
     assert torch.allclose(model.rate_bits(y), ref, rtol=1e-12)
+    # and the proxy's latents are the buffer's: rounding of latent * mask, in pos_idx order
+    expected = torch.round(model.latent * model.mask)[torch.from_numpy(layout.pos_idx)]
+    assert torch.equal(y, expected)
 
 
 def test_schedule_latent_learning_rate_multiplier_reaches_the_latents():

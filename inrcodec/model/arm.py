@@ -37,5 +37,5 @@ class Arm(nn.Module):
         for k, layer in enumerate(self.layers):
             x = torch.addmm(layer.bias.unsqueeze(1), layer.weight, x)
             if k < last:
-                x = torch.relu(x)
+                x = x.relu_()     # in place: addmm's backward does not need its output
         return x[0], x[1].clamp(LOG_SCALE_MIN, LOG_SCALE_MAX)

@@ -127,6 +127,24 @@ class LatentLayout:
         """Flat buffer index of every latent, grid by grid in raster order."""
         return self._grid_coords[0]
 
+    def torch_pos_idx(self, device):
+        """pos_idx as a torch tensor on `device`, made once per device."""
+        import torch
+        cache = self.__dict__.setdefault("_torch_pos", {})
+        if device not in cache:
+            cache[device] = torch.from_numpy(self.pos_idx).to(device)
+        return cache[device]
+
+    def grids_from_values(self, values) -> list:
+        """Per level, a torch [channels, h, w] view of the latents in pos_idx order: that order is
+        grid by grid in raster order, so each level is one contiguous run (no copy; under
+        autograd the backward is one concatenation)."""
+        c = self.arch.latent_channels
+        starts = self._grid_starts
+        sizes = [starts[k + c] - starts[k] for k in range(0, len(self.grid_shapes), c)]
+        return [part.view(c, h, w)
+                for part, (h, w) in zip(values.split(sizes), self.grid_shapes[::c])]
+
     @cached_property
     def ctx_idx(self) -> np.ndarray:
         """[n_latents, arm_context] flat indices of each latent's causal neighbours."""

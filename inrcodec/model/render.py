@@ -7,10 +7,14 @@ from .latents import LatentLayout
 
 
 def level_grids(layout: LatentLayout, buffer: torch.Tensor) -> list[torch.Tensor]:
-    """Per level, a [channels, h, w] tensor gathered from the flat buffer."""
-    c = layout.arch.latent_channels
-    grids = layout.all_grids(buffer)
-    return [torch.stack(grids[k:k + c]) for k in range(0, len(grids), c)]
+    """Per level, a [channels, h, w] tensor gathered from the flat buffer: one index_select of
+    every latent, then views (LatentLayout.grids_from_values)."""
+    return layout.grids_from_values(buffer.index_select(0, layout.torch_pos_idx(buffer.device)))
+
+
+def render_values(layout: LatentLayout, upsampling, synthesis, values: torch.Tensor) -> torch.Tensor:
+    """Float image [1, C, H, W] (unclamped) from the latents in pos_idx order."""
+    return synthesis(upsampling(layout.grids_from_values(values)))
 
 
 def render(layout: LatentLayout, upsampling, synthesis, buffer: torch.Tensor) -> torch.Tensor:

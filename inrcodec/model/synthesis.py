@@ -39,6 +39,10 @@ class Synthesis(nn.Module):
             for start in range(0, n * h * w, self.CHUNK):
                 y[:, start:start + self.CHUNK] = self.pointwise_layers(flat[:, start:start + self.CHUNK])
         x = y.view(-1, n, h, w).transpose(0, 1)
+        if torch.is_grad_enabled() and self.residual:
+            # oneDNN's backward of these 3-channel 3x3 convolutions is ~2x faster from
+            # channels-last input (fitting; the forward alone gains nothing)
+            x = x.contiguous(memory_format=torch.channels_last)
         for conv in self.residual:
             x = x + conv(replicate_pad(torch.relu(x), 1))
         return x
@@ -51,5 +55,5 @@ class Synthesis(nn.Module):
             weight = layer.weight.view(layer.out_channels, layer.in_channels)
             y = torch.addmm(layer.bias.unsqueeze(1), weight, y)
             if k < last:
-                y = torch.relu(y)
+                y = y.relu_()     # in place: addmm's backward does not need its output
         return y

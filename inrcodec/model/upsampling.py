@@ -12,6 +12,25 @@ from torch import nn
 
 from .padding import replicate_pad
 
+_TAPS_CACHE: dict = {}
+
+
+def _axis_taps(taps: int, a: int, h: int, device, dtype) -> torch.Tensor:
+    """[h * a, taps] constant: column t is Upsampling.up2 along one axis (length a -> h) with a
+    one-hot kernel at tap t, written out as an [h, a] matrix (see Upsampling.axis_matrix)."""
+    key = (taps, a, h, str(device), dtype)
+    if key not in _TAPS_CACHE:
+        if len(_TAPS_CACHE) > 64:
+            _TAPS_CACHE.clear()
+        up, pad = Upsampling(taps), taps // 4
+        with torch.no_grad():
+            eye = torch.eye(a, dtype=torch.float64)
+            padded = torch.cat([eye[:1]] * pad + [eye] + [eye[-1:]] * pad).view(1, 1, -1, a)
+            columns = [up._up_axis(padded, one_hot, a, dim=2)[0, 0, :h].reshape(-1)
+                       for one_hot in torch.eye(taps, dtype=torch.float64)]
+        _TAPS_CACHE[key] = torch.stack(columns, 1).to(device=device, dtype=dtype)
+    return _TAPS_CACHE[key]
+
 
 def _cubic(d: float, a: float = -0.5) -> float:
     d = abs(d)
@@ -76,8 +95,41 @@ class Upsampling(nn.Module):
         x = F.conv_transpose2d(x, kernel.view(1, 1, -1, 1), stride=(2, 1), padding=(crop, 0))
         return x[:, :, :h, :w]
 
+    def axis_matrix(self, a: int, h: int, kernel: torch.Tensor) -> torch.Tensor:
+        """[h, a]: up2 along one axis (replicate pad, x2, crop to h) as a matrix. It is linear
+        in the kernel, A = sum_t kernel[t] * T_t, with T_t the map for a one-hot kernel: one
+        small matmul from a cached constant instead of rebuilding the map every step."""
+        taps = _axis_taps(self.taps, a, h, kernel.device, kernel.dtype)
+        return (taps @ kernel).view(h, a)
+
+    # Largest output side for which the fit uses the matrix form (see forward_matrices): its
+    # cost grows with the side (about side/4 more MACs than the polyphase form per output).
+    MATRIX_MAX_SIDE = 1024
+
+    def forward_matrices(self, grids: list[torch.Tensor]) -> torch.Tensor:
+        """Same result as the polyphase forward, as two matrix products per level: the x2 steps
+        from level k to full size compose into one [H, h_k] and one [W, w_k] matrix, so level
+        k is Mh @ grid @ Mw^T. Many more MACs than the polyphase form, but a handful of large
+        kernels instead of ~15 small ones per level, and a backward of matmuls instead of
+        slice and stack backwards: several times faster for the fit (forward + backward)."""
+        kernel = self.kernel()
+        planes = [grids[0]]
+        mh = mw = None
+        for finer, g in zip(grids[:-1], grids[1:]):
+            ah = self.axis_matrix(g.shape[-2], finer.shape[-2], kernel)
+            aw = self.axis_matrix(g.shape[-1], finer.shape[-1], kernel)
+            mh, mw = (ah, aw) if mh is None else (mh @ ah, mw @ aw)
+            planes.append(mh @ g @ mw.T)
+        return torch.cat(planes).unsqueeze(0)
+
     def forward(self, grids: list[torch.Tensor]) -> torch.Tensor:
-        """grids: per level [C, h_l, w_l], finest first. Returns [1, levels*C, H, W]."""
+        """grids: per level [C, h_l, w_l], finest first. Returns [1, levels*C, H, W].
+
+        Under autograd (fitting) the matrix form, which is faster forward + backward; without
+        it (decoding) the polyphase form, whose MACs are the ones `complexity` reports."""
+        if (torch.is_grad_enabled() and len(grids) > 1
+                and max(grids[0].shape[-2:]) <= self.MATRIX_MAX_SIDE):
+            return self.forward_matrices(grids)
         kernel = self.kernel()
         x = grids[-1].unsqueeze(1)
         for g in reversed(grids[:-1]):

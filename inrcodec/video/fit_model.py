@@ -10,7 +10,7 @@ import torch
 
 from ..arch import Architecture
 from ..fit.model import FitModel
-from .layout import VideoLayout, render_frames
+from .layout import VideoLayout, render_frame_values
 
 
 class VideoFitModel(FitModel):
@@ -24,5 +24,5 @@ class VideoFitModel(FitModel):
     def n_pixels(self) -> int:
         return self.frames * self.height * self.width
 
-    def render_with(self, upsampling, synthesis, buffer: torch.Tensor) -> torch.Tensor:
-        return render_frames(self.layout, upsampling, synthesis, buffer)
+    def render_values(self, upsampling, synthesis, values: torch.Tensor) -> torch.Tensor:
+        return render_frame_values(self.layout, upsampling, synthesis, values)

@@ -120,17 +120,19 @@ class VideoLayout:
         m[self.pos_idx] = True
         return m
 
-    def _torch_frame_pos(self, device):
+    def torch_pos_idx(self, device):
+        """pos_idx as a torch tensor on `device`, made once per device."""
         import torch
         cache = self.__dict__.setdefault("_torch_pos", {})
         if device not in cache:
-            cache[device] = torch.from_numpy(self.frame_pos).to(device)
+            cache[device] = torch.from_numpy(self.pos_idx).to(device)
         return cache[device]
 
-    def level_grids(self, buffer) -> list:
-        """Per level, a torch [frames * channels, h, w] tensor (frame-major) from a flat buffer."""
+    def grids_from_values(self, values) -> list:
+        """Per level, a torch [frames * channels, h, w] tensor (frame-major) from the latents in
+        pos_idx order (frame by frame, each in the image layout's order)."""
         import torch
-        flat = buffer[self._torch_frame_pos(buffer.device)]        # [frames, latents per frame]
+        flat = values.view(self.frames, -1)                  # [frames, latents per frame]
         c = self.arch.latent_channels
         starts = self.frame._grid_starts
         out = []
@@ -141,11 +143,21 @@ class VideoLayout:
             out.append(torch.stack(grids, dim=1).reshape(self.frames * c, h, w))
         return out
 
+    def level_grids(self, buffer) -> list:
+        """The same from a flat buffer."""
+        return self.grids_from_values(buffer.index_select(0, self.torch_pos_idx(buffer.device)))
+
 
 def render_frames(layout: VideoLayout, upsampling, synthesis, buffer):
-    """Float frames [T, C, H, W] (unclamped) from a group's flat latent buffer. The upsampling
-    runs once on every frame's grids; the synthesis once on the batch of frames."""
-    planes = upsampling(layout.level_grids(buffer))          # [1, levels * T * c, H, W]
+    """Float frames [T, C, H, W] (unclamped) from a group's flat latent buffer."""
+    return render_frame_values(layout, upsampling, synthesis,
+                               buffer.index_select(0, layout.torch_pos_idx(buffer.device)))
+
+
+def render_frame_values(layout: VideoLayout, upsampling, synthesis, values):
+    """The same from the latents in pos_idx order. The upsampling runs once on every frame's
+    grids; the synthesis once on the batch of frames."""
+    planes = upsampling(layout.grids_from_values(values))    # [1, levels * T * c, H, W]
     levels, t, c = layout.arch.n_levels, layout.frames, layout.arch.latent_channels
     h, w = layout.height, layout.width
     planes = planes.reshape(levels, t, c, h, w).transpose(0, 1).reshape(t, levels * c, h, w)
