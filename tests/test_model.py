@@ -183,3 +183,111 @@ def test_gradient_clip_and_adam_settings_reach_the_optimizer():
                 assert max(norms) > 1e-3      # so the bound above is not met by chance
     finally:
         train._optimizer = real_optimizer
+
+
+@pytest.mark.parametrize("taps", [4, 8])
+@pytest.mark.parametrize("size", [(37, 53), (64, 64), (1, 5), (9, 2)])
+def test_matrix_upsampling_equals_polyphase(taps, size):
+    """The fit's form (composed [H, h_k] and [W, w_k] matrices, used under autograd) gives the
+    decoder's polyphase result and the same gradients for grids and kernel."""
+    torch.manual_seed(taps)
+    up = Upsampling(taps).double()
+    with torch.no_grad():
+        up.half_kernel.add_(0.1 * torch.randn(taps // 2, dtype=torch.float64))
+    h, w = size
+    grids = [torch.randn(2, -(-h // 2 ** k), -(-w // 2 ** k), dtype=torch.float64,
+                         requires_grad=True) for k in range(5)]
+    matrices = up.forward_matrices(grids)
+    up.MATRIX_MAX_SIDE = 0                       # force the polyphase form under autograd
+    polyphase = up(grids)
+    assert matrices.shape == polyphase.shape == (1, 10, h, w)
+    assert torch.allclose(matrices, polyphase, atol=1e-12)
+    g = torch.randn_like(polyphase)
+    params = grids + [up.half_kernel]
+    for a, b in zip(torch.autograd.grad((matrices * g).sum(), params),
+                    torch.autograd.grad((polyphase * g).sum(), params)):
+        assert torch.allclose(a, b, atol=1e-10)
+
+
+def test_upsampling_picks_the_matrix_form_only_under_autograd():
+    up = Upsampling(8)
+    grids = [torch.randn(1, 16, 16), torch.randn(1, 8, 8)]
+    calls = []
+    real = up.forward_matrices
+    up.forward_matrices = lambda g: calls.append(1) or real(g)
+    with torch.no_grad():
+        decoded = up(grids)
+    assert not calls
+    fitted = up(grids)
+    assert calls and torch.allclose(fitted, decoded, atol=1e-5)
+
+
+def test_row_gather_and_its_backward_match_index_select():
+    from inrcodec.fit.model import RowGather, gather_inverse
+    rng = np.random.default_rng(0)
+    n, rows = 50, 4
+    # each row reads distinct sources, and the zero (index n) as often as it likes
+    index = np.minimum(np.stack([rng.permutation(n + 20)[:30] for _ in range(rows)]), n)
+    assert (index == n).sum(1).max() > 1
+    x = torch.randn(n, dtype=torch.float64, requires_grad=True)
+    out = RowGather.apply(x, torch.from_numpy(index), torch.from_numpy(gather_inverse(index, n)))
+    ref = torch.cat([x, x.new_zeros(1)])[torch.from_numpy(index)]
+    assert torch.equal(out, ref)
+    g = torch.randn_like(ref)
+    assert torch.allclose(torch.autograd.grad((out * g).sum(), x)[0],
+                          torch.autograd.grad((ref * g).sum(), x)[0], atol=1e-12)
+    with pytest.raises(ValueError, match="repeats"):
+        gather_inverse(np.array([[1, 2, 1]]), 5)
+
+
+def test_synthesis_under_autograd_equals_its_no_grad_form():
+    """Channels-last residual convolutions and the unchunked 1x1 layers while fitting give the
+    decoder's output (chunked, contiguous), for an image and for a batch of frames."""
+    from inrcodec.model.synthesis import Synthesis
+    torch.manual_seed(0)
+    syn = Synthesis(preset("medium"), 3)
+    with torch.no_grad():
+        for conv in syn.residual:
+            conv.weight.normal_()
+    for n in (1, 3):
+        x = torch.randn(n, preset("medium").latent_planes, 21, 34)
+        with torch.no_grad():
+            decoded = syn(x)
+        assert torch.allclose(syn(x), decoded, atol=1e-5)
+
+
+def test_noise_proxy_works_on_the_latents_in_pos_order():
+    torch.manual_seed(0)
+    model = FitModel(preset("low"), 37, 53, 3)
+    with torch.no_grad():
+        model.latent.normal_(0, 2)
+    y_rate, y_syn = model.quantized_latents("noise", temperature=0.3)
+    values = (model.latent * model.mask)[torch.from_numpy(model.layout.pos_idx)]
+    assert y_rate.shape == y_syn.shape == values.shape
+    assert (y_rate - values).abs().max() <= 1.0     # soft-rounding (< 1/2) + noise (<= 1/2)
+    y_rate.sum().backward()
+    grad = model.latent.grad
+    assert torch.all(grad[~model.mask.bool()] == 0) and torch.all(grad[model.mask.bool()] != 0)
+
+
+def test_laplace_bits_backward_equals_autograd_of_the_definition():
+    """LaplaceBits (hand-written backward) against autograd through laplace_bits: centre and
+    tail, the d = 1/2 seam, x = mu, and probabilities clamped at MIN_PROB (no gradient)."""
+    from inrcodec.fit.model import LaplaceBits
+    torch.manual_seed(0)
+    n = 5000
+    x = torch.round(4 * torch.randn(n, dtype=torch.float64)) + 0.3 * torch.randn(n, dtype=torch.float64)
+    mu = 2 * torch.randn(n, dtype=torch.float64)
+    x[:6] = torch.tensor([0.5, -0.5, 0.4999, 60.0, -60.0, 0.0], dtype=torch.float64)
+    mu[:6] = 0
+    log_scale = 8 * torch.rand(n, dtype=torch.float64) - 4
+    inputs = [t.requires_grad_() for t in (x, mu, log_scale)]
+    ref, fused = laplace_bits(*inputs), LaplaceBits.apply(*inputs)
+    assert torch.allclose(fused, ref, rtol=1e-14, atol=0)
+    assert (ref > 15.9).any()                       # some are clamped at MIN_PROB
+    g = torch.randn(n, dtype=torch.float64)
+    for a, b in zip(torch.autograd.grad((fused * g).sum(), inputs),
+                    torch.autograd.grad((ref * g).sum(), inputs)):
+        assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
+    small = [t[6:30].detach().clone().requires_grad_() for t in (x, mu, log_scale)]
+    assert torch.autograd.gradcheck(LaplaceBits.apply, small)
