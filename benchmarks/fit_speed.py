@@ -3,15 +3,20 @@ and time-to-quality (RD cost reached within a wall-clock budget).
 
     python -m benchmarks.fit_speed --threads 2
     python -m benchmarks.fit_speed --threads 2 --budgets 15,30,60,120 --images kodim05
+    python -m benchmarks.fit_speed --threads 2 --against ../before --rounds 3
 
 FLOP-bound time of a step = decode MACs/pixel x pixels x 3 (forward + backward) divided by the
 MAC rate of a float32 matmul measured in the same process on the same threads. The ratio says how
 far the step is from what the arithmetic alone would cost (Python, memory traffic, small kernels).
-Writes benchmarks/results/fit_speed.md (and appends the time-to-quality table when --budgets).
+Writes benchmarks/results/fit_speed.md (--out for another name), with the time-to-quality table
+when --budgets, the per-piece times with --breakdown and the comparison with --against.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -69,6 +74,109 @@ def time_to_quality(image: str, size: int, budgets: list[float], lmbda: float) -
     return rows
 
 
+def breakdown(preset: str, h: int, w: int, steps: int, rate: float) -> list[str]:
+    """Forward + backward of each piece of the step on its own (inputs from a real model,
+    gradients of ones), against the FLOP-bound time of its decode MACs: where the step's time
+    goes. The pieces overlap a little with the whole step's own overheads, so they need not sum
+    to it exactly."""
+    import torch
+    from inrcodec.arch import PRESETS
+    from inrcodec.complexity import macs
+    from inrcodec.fit import train
+    from inrcodec.fit.model import FitModel, LaplaceBits, RowGather
+    from inrcodec.model.padding import replicate_pad
+    model = FitModel(PRESETS[preset], h, w, 3)
+    with torch.no_grad():
+        model.latent.normal_(0, 2)
+    opt = train._optimizer(model, train.DEFAULT_SCHEDULE)
+    leaf = lambda t: t.detach().clone().requires_grad_()         # noqa: E731
+    y_rate, y_syn = (leaf(t) for t in model.quantized_latents("noise", 0.3))
+    ctx = leaf(RowGather.apply(y_rate, model.ctx_src, model.ctx_inverse))
+    mu, log_scale = (leaf(t) for t in model.arm.forward_wide(ctx))
+    grids = [leaf(g) for g in model.layout.grids_from_values(y_syn)]
+    planes = leaf(model.upsampling(grids))
+    syn = model.synthesis
+    flat = leaf(planes.reshape(planes.shape[1], -1))
+    rgb = leaf(syn.pointwise_layers(flat).view(1, 3, h, w).contiguous(
+        memory_format=torch.channels_last))
+
+    def backward(*outputs):
+        torch.autograd.backward([o.sum() for o in outputs])
+
+    def residual():
+        x = rgb
+        for conv in syn.residual:
+            x = x + conv(replicate_pad(torch.relu(x), 1))
+        backward(x)
+
+    def update():
+        for p in model.parameters():
+            p.grad = torch.ones_like(p)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 0.03)
+        opt.step()
+
+    m = macs(PRESETS[preset], h, w)
+    conv_macs = h * w * PRESETS[preset].synthesis_residual * 9 * 3 * 3    # 3x3, RGB to RGB
+    pointwise_macs = m["synthesis"] - conv_macs
+    pieces = [
+        ("latent gather + soft-round + noise", lambda: backward(*model.quantized_latents("noise", 0.3)), 0),
+        ("ARM context gather", lambda: backward(RowGather.apply(y_rate, model.ctx_src, model.ctx_inverse)), 0),
+        ("ARM MLP", lambda: backward(*model.arm.forward_wide(ctx)), m["arm"]),
+        ("Laplace rate", lambda: backward(LaplaceBits.apply(y_rate, mu, log_scale)), 0),
+        ("upsampling", lambda: backward(model.upsampling(grids)), m["upsampling"]),
+        ("synthesis 1x1 layers", lambda: backward(syn.pointwise_layers(flat)), pointwise_macs),
+        ("synthesis 3x3 residual convs", residual, conv_macs),
+        ("gradient clip + Adam", update, 0),
+    ]
+    lines = ["", f"## Where the step goes ({preset}, {h}x{w})", "",
+             "Each piece's forward + backward on its own, median of "
+             f"{steps} after 3 warm-up runs; FLOP bound from its decode MACs (x3) as above "
+             "(pieces without MACs: elementwise work, gathers, the optimizer).", "",
+             "| piece | ms | FLOP-bound ms |", "|---|---:|---:|"]
+    for name, fn, piece_macs in pieces:
+        times = []
+        for k in range(steps + 3):
+            start = time.perf_counter()
+            fn()
+            if k >= 3:
+                times.append(time.perf_counter() - start)
+        bound = f"{1e3 * piece_macs * 3 / rate:.2f}" if piece_macs else "-"
+        lines.append(f"| {name} | {1e3 * float(np.median(times)):.2f} | {bound} |")
+    return lines
+
+
+STEP_ROW = re.compile(r"\| (\w+) \| (\d+x\d+) \| \d+ \| ([\d.]+) \|")
+
+
+def against(other: Path, args, presets: list[str], sizes: list[str]) -> list[str]:
+    """Step times of this checkout and of `other` (another checkout, e.g. a git worktree of an
+    earlier commit, running its own copy of this script), alternating round by round so that a
+    machine that speeds up or slows down over minutes (shared virtual machines do) is seen by
+    both; medians over rounds. The other checkout's results file is overwritten."""
+    cmd = [sys.executable, "-m", "benchmarks.fit_speed", "--threads", str(args.threads),
+           "--steps", str(args.steps), "--presets", ",".join(presets), "--sizes", ",".join(sizes)]
+    env = {**os.environ, "PYTHONPATH": str(other)}
+    mine, theirs = {}, {}
+    for _ in range(args.rounds):
+        subprocess.run(cmd, cwd=other, env=env, check=True, capture_output=True)
+        for m in STEP_ROW.finditer((other / "benchmarks/results/fit_speed.md").read_text()):
+            theirs.setdefault((m[1], m[2]), []).append(float(m[3]))
+        for preset in presets:
+            for name in sizes:
+                t = 1e3 * step_seconds(preset, *SIZES[name], args.steps, args.device)
+                mine.setdefault((preset, name), []).append(t)
+    lines = ["", f"## Against {other} (same machine, same session)", "",
+             f"Its own copy of this script (`PYTHONPATH={other} python {' '.join(cmd[1:])}`, run "
+             f"from there) and this checkout's step, alternately, {args.rounds} rounds; the median over "
+             "rounds of each round's median step time:", "",
+             "| preset | size | step ms there | step ms here | speed-up |", "|---|---|---:|---:|---:|"]
+    for key, times in mine.items():
+        if key in theirs:
+            a, b = float(np.median(theirs[key])), float(np.median(times))
+            lines.append(f"| {key[0]} | {key[1]} | {a:.1f} | {b:.1f} | {a / b:.2f}x |")
+    return lines
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -81,6 +189,14 @@ def main(argv=None) -> None:
     ap.add_argument("--images", default="kodim05")
     ap.add_argument("--size", type=int, default=256, help="crop side for time-to-quality")
     ap.add_argument("--lmbda", type=float, default=1e-3)
+    ap.add_argument("--against", metavar="DIR", default=None,
+                    help="another checkout (e.g. a git worktree of an earlier commit): time its "
+                         "step and this one's alternately (see `against`)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of --against")
+    ap.add_argument("--out", default=None, help="results file name without .md (default "
+                    "fit_speed, or fit_speed_compile with --compile)")
+    ap.add_argument("--breakdown", metavar="PRESET@HxW", default=None,
+                    help="time each piece of the step for this preset and size (see `breakdown`)")
     args = ap.parse_args(argv)
     import torch
     torch.set_num_threads(args.threads)
@@ -110,6 +226,11 @@ def main(argv=None) -> None:
               "noise, rate of every latent under the float ARM, upsampling, synthesis, backward, "
               "gradient clip, Adam), median of "
               f"{args.steps} after 3 warm-up steps, image kodim05 cropped."]
+    if args.breakdown:
+        preset, size = args.breakdown.split("@")
+        lines += breakdown(preset, *SIZES[size], args.steps, rate)
+    if args.against:
+        lines += against(Path(args.against).resolve(), args, presets, args.sizes.split(","))
     if args.budgets:
         budgets = [float(b) for b in args.budgets.split(",")]
         lines += ["", f"## Time to quality ({args.size}x{args.size} centre crops, λ = {args.lmbda}, "
@@ -121,8 +242,8 @@ def main(argv=None) -> None:
                 lines.append(f"| {r['image']} | {r['budget']:.0f} | {r['iterations']} | "
                              f"{r['bpp']:.3f} | {r['psnr']:.2f} | {r['rd_cost']:.6f} |")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = "fit_speed_compile.md" if args.compile else "fit_speed.md"
-    (RESULTS / name).write_text("\n".join(lines) + "\n")
+    name = args.out or ("fit_speed_compile" if args.compile else "fit_speed")
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -42,14 +42,20 @@ def test_replicate_pad_matches_torch(pad):
 
 
 @pytest.mark.parametrize("size", [(37, 53), (256, 256), (70, 400)])
-def test_tile_views_equal_the_gather(size):
+def test_level_grids_hold_every_tile_in_place(size):
+    """The gather + views of render.level_grids put each tile's block of the buffer where the
+    tile sits in its grid."""
+    from inrcodec.model.latents import PAD
+    from inrcodec.model.render import level_grids
     layout = LatentLayout(preset("low"), *size)
     buf = np.random.default_rng(0).normal(size=layout.buffer_size) * layout.valid_mask()
-    grids = layout.all_grids(buf)
-    assert [g.shape for g in grids] == layout.grid_shapes
-    assert np.array_equal(np.concatenate([g.ravel() for g in grids]), buf[layout.pos_idx])
-    torch_grids = layout.all_grids(torch.from_numpy(buf))
-    assert all(np.array_equal(a, t.numpy()) for a, t in zip(grids, torch_grids))
+    grids = level_grids(layout, torch.from_numpy(buf))
+    assert [tuple(g.shape[1:]) for g in grids] == layout.grid_shapes
+    for grid, tiles in zip(grids, layout.blocks):
+        for b in tiles:
+            rows = buf[b.offset:b.offset + b.padded_size].reshape(b.h + PAD, b.stride)
+            assert np.array_equal(grid[0, b.row0:b.row0 + b.h, b.col0:b.col0 + b.w].numpy(),
+                                  rows[PAD:, PAD:PAD + b.w])
 
 
 def test_wide_arm_equals_row_arm():

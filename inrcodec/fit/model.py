@@ -138,9 +138,8 @@ class FitModel(nn.Module):
         # every elementwise op on the latents only, and the grids are views of that vector. The
         # ARM's contexts index that vector too, padding reading one extra zero at its end;
         # they are gathered context-major ([K, n]) for the ARM's wide matmuls
-        # (arm.forward_wide). index_select's backward is index_add, ~3x cheaper than the
-        # scatter of advanced indexing. Index tensors stay out of the state dict (not copied
-        # when the fit keeps its best state).
+        # (arm.forward_wide). Both gathers are RowGathers (a gather backward). Index tensors
+        # stay out of the state dict (not copied when the fit keeps its best state).
         pos = self.layout.pos_idx
         slot = np.full(self.layout.buffer_size, len(pos), dtype=np.int64)
         slot[pos] = np.arange(len(pos))

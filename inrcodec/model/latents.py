@@ -15,11 +15,6 @@ import numpy as np
 from ..arch import Architecture
 
 
-def _torch_cat(tensors, dim):
-    import torch
-    return torch.cat(tensors, dim)
-
-
 PAD = 3  # context reaches at most 3 rows up and 3 columns sideways (a 7x7 causal window)
 
 
@@ -70,7 +65,19 @@ class Block:
         return self.offset + PAD * self.stride + PAD
 
 
-class LatentLayout:
+class TorchPositions:
+    """For a layout with `pos_idx`: that index as a torch tensor, made once per device (the
+    decoder and the fit gather the latents from a buffer with it)."""
+
+    def torch_pos_idx(self, device):
+        import torch
+        cache = self.__dict__.setdefault("_torch_pos", {})
+        if device not in cache:
+            cache[device] = torch.from_numpy(self.pos_idx).to(device)
+        return cache[device]
+
+
+class LatentLayout(TorchPositions):
     """Every grid is cut into tiles of at most TILE_ROWS x TILE_COLS latents, and every tile is a
     separately zero-padded block of one flat buffer, all with the same row pitch:
 
@@ -127,14 +134,6 @@ class LatentLayout:
         """Flat buffer index of every latent, grid by grid in raster order."""
         return self._grid_coords[0]
 
-    def torch_pos_idx(self, device):
-        """pos_idx as a torch tensor on `device`, made once per device."""
-        import torch
-        cache = self.__dict__.setdefault("_torch_pos", {})
-        if device not in cache:
-            cache[device] = torch.from_numpy(self.pos_idx).to(device)
-        return cache[device]
-
     def grids_from_values(self, values) -> list:
         """Per level, a torch [channels, h, w] view of the latents in pos_idx order: that order is
         grid by grid in raster order, so each level is one contiguous run (no copy; under
@@ -163,29 +162,6 @@ class LatentLayout:
         counts = np.bincount(t)
         bounds = np.concatenate([[0], np.cumsum(counts[counts > 0])])
         return order.astype(np.int64), bounds.astype(np.int64)
-
-    def tile_view(self, buffer, block: Block):
-        """The (h, w) latents of one tile as a strided view of a flat buffer (numpy or torch):
-        no gather, so under autograd the backward is a slice, not a scatter-add."""
-        rows = buffer[block.offset:block.offset + block.padded_size].reshape(
-            block.h + PAD, self.stride)
-        return rows[PAD:, PAD:PAD + block.w]
-
-    def all_grids(self, buffer) -> list:
-        """Every grid's (h, w) latents from a flat buffer (numpy or torch), tile views joined."""
-        is_np = isinstance(buffer, np.ndarray)
-        cat = np.concatenate if is_np else _torch_cat
-        grids = []
-        for tiles in self.blocks:
-            if len(tiles) == 1:
-                grids.append(self.tile_view(buffer, tiles[0]))
-                continue
-            bands = {}
-            for b in tiles:
-                bands.setdefault(b.row0, []).append(self.tile_view(buffer, b))
-            grids.append(cat([cat(band, 1) if len(band) > 1 else band[0]
-                              for band in bands.values()], 0))
-        return grids
 
     @cached_property
     def _grid_starts(self) -> list[int]:

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..arch import Architecture
 from ..errors import InrcodecError
-from ..model.latents import PAD, LatentLayout
+from ..model.latents import PAD, LatentLayout, TorchPositions
 
 TEMPORAL_RADIUS = 2             # previous-frame neighbours come from a 5x5 window (<= PAD)
 MAX_TEMPORAL_CONTEXT = (2 * TEMPORAL_RADIUS + 1) ** 2
@@ -53,7 +53,7 @@ def frame_delay(offsets: list[tuple[int, int]], slope: int) -> int:
     return max(1, max(dx + slope * dy for dy, dx in offsets) + 1)
 
 
-class VideoLayout:
+class VideoLayout(TorchPositions):
     """Duck-types the parts of LatentLayout the coder and the fitter use (pos_idx, ctx_idx,
     deltas, wavefront, buffer_size, valid_mask, n_latents) for a stack of `frames` frames."""
 
@@ -119,14 +119,6 @@ class VideoLayout:
         m = np.zeros(self.buffer_size, dtype=bool)
         m[self.pos_idx] = True
         return m
-
-    def torch_pos_idx(self, device):
-        """pos_idx as a torch tensor on `device`, made once per device."""
-        import torch
-        cache = self.__dict__.setdefault("_torch_pos", {})
-        if device not in cache:
-            cache[device] = torch.from_numpy(self.pos_idx).to(device)
-        return cache[device]
 
     def grids_from_values(self, values) -> list:
         """Per level, a torch [frames * channels, h, w] tensor (frame-major) from the latents in
