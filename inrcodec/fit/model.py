@@ -140,14 +140,21 @@ class FitModel(nn.Module):
         # they are gathered context-major ([K, n]) for the ARM's wide matmuls
         # (arm.forward_wide). Both gathers are RowGathers (a gather backward). Index tensors
         # stay out of the state dict (not copied when the fit keeps its best state).
+        # int32 where it fits: half the memory (a video group's contexts hold 41 indices per
+        # latent) and faster gathers.
         pos = self.layout.pos_idx
         slot = np.full(self.layout.buffer_size, len(pos), dtype=np.int64)
         slot[pos] = np.arange(len(pos))
         ctx_src = np.ascontiguousarray(slot[self.layout.ctx_idx.T])     # [K, n] context-major
+        small = max(ctx_src.size, self.layout.buffer_size) < 2 ** 31 - 1
+
+        def index(a: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(a.astype(np.int32) if small else a)
         self.register_buffer("pos_idx", torch.from_numpy(pos), persistent=False)
-        self.register_buffer("pos_inverse", torch.from_numpy(slot[None]), persistent=False)
-        self.register_buffer("ctx_src", torch.from_numpy(ctx_src), persistent=False)
-        self.register_buffer("ctx_inverse", torch.from_numpy(gather_inverse(ctx_src, len(pos))),
+        self.register_buffer("pos_rows", index(pos[None]), persistent=False)
+        self.register_buffer("pos_inverse", index(slot[None]), persistent=False)
+        self.register_buffer("ctx_src", index(ctx_src), persistent=False)
+        self.register_buffer("ctx_inverse", index(gather_inverse(ctx_src, len(pos))),
                              persistent=False)
         dither = latent_dither(valid) if latent_coding == "uq" else None
         self.register_buffer("dither", None if dither is None else torch.from_numpy(dither).float())
@@ -176,7 +183,7 @@ class FitModel(nn.Module):
     def quantized_latents(self, mode: str, temperature: float = 0.3, noise_a: float = 1.0):
         """(latents seen by the rate model, latents seen by the synthesis), in pos_idx order;
         noise_a: the noise phase's Kumaraswamy shape (centred_noise; 1 = uniform)."""
-        y = RowGather.apply(self.latent, self.pos_idx[None], self.pos_inverse)[0]
+        y = RowGather.apply(self.latent, self.pos_rows, self.pos_inverse)[0]
         y = y.clamp(-LATENT_MAX, LATENT_MAX)
         if self.dither_values is not None:
             if mode == "noise":          # exactly the decoder's channel, in distribution

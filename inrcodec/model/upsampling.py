@@ -20,7 +20,7 @@ def _axis_taps(taps: int, a: int, h: int, device, dtype) -> torch.Tensor:
     one-hot kernel at tap t, written out as an [h, a] matrix (see Upsampling.axis_matrix)."""
     key = (taps, a, h, str(device), dtype)
     if key not in _TAPS_CACHE:
-        if len(_TAPS_CACHE) > 64:
+        if len(_TAPS_CACHE) > 24:        # two image sizes' worth (12 matrices each)
             _TAPS_CACHE.clear()
         up, pad = Upsampling(taps), taps // 4
         with torch.no_grad():
