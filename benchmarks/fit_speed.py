@@ -154,7 +154,8 @@ def against(other: Path, args, presets: list[str], sizes: list[str]) -> list[str
     machine that speeds up or slows down over minutes (shared virtual machines do) is seen by
     both; medians over rounds. The other checkout's results file is overwritten."""
     cmd = [sys.executable, "-m", "benchmarks.fit_speed", "--threads", str(args.threads),
-           "--steps", str(args.steps), "--presets", ",".join(presets), "--sizes", ",".join(sizes)]
+           "--steps", str(args.steps), "--presets", ",".join(presets), "--sizes", ",".join(sizes),
+           "--device", args.device]
     env = {**os.environ, "PYTHONPATH": str(other)}
     mine, theirs = {}, {}
     for _ in range(args.rounds):
@@ -167,8 +168,9 @@ def against(other: Path, args, presets: list[str], sizes: list[str]) -> list[str
                 mine.setdefault((preset, name), []).append(t)
     lines = ["", f"## Against {other} (same machine, same session)", "",
              f"Its own copy of this script (`PYTHONPATH={other} python {' '.join(cmd[1:])}`, run "
-             f"from there) and this checkout's step, alternately, {args.rounds} rounds; the median over "
-             "rounds of each round's median step time:", "",
+             f"from there, timing its own definition of a step) and this checkout's step, "
+             f"alternately, {args.rounds} rounds; the median over rounds of each round's median "
+             "step time:", "",
              "| preset | size | step ms there | step ms here | speed-up |", "|---|---|---:|---:|---:|"]
     for key, times in mine.items():
         if key in theirs:

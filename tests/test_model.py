@@ -79,14 +79,20 @@ def test_rate_equals_gathered_definition(make):
         model.latent.normal_(0, 2)
     y, _ = model.quantized_latents("hard")          # the latents in pos_idx order
     layout = model.layout
-    buffer = torch.zeros(layout.buffer_size, dtype=y.dtype)
-    buffer[torch.from_numpy(layout.pos_idx)] = y
+    buffer = torch.zeros(layout.buffer_size, dtype=y.dtype).index_put(
+        (torch.from_numpy(layout.pos_idx),), y)
     mu, log_scale = model.arm(buffer[torch.from_numpy(layout.ctx_idx)])
     ref = laplace_bits(y, mu, log_scale).sum()
-    assert torch.allclose(model.rate_bits(y), ref, rtol=1e-12)
+    bits = model.rate_bits(y)
+    assert torch.allclose(bits, ref, rtol=1e-12)
+    # and the same gradients, through the contexts too, for the latents and the ARM's weights
+    params = [model.latent, *model.arm.parameters()]
+    for a, b in zip(torch.autograd.grad(bits, params, retain_graph=True),
+                    torch.autograd.grad(ref, params)):
+        assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
     # and the proxy's latents are the buffer's: rounding of latent * mask, in pos_idx order
     expected = torch.round(model.latent * model.mask)[torch.from_numpy(layout.pos_idx)]
-    assert torch.equal(y, expected)
+    assert torch.equal(y.detach(), expected.detach())
 
 
 def test_schedule_latent_learning_rate_multiplier_reaches_the_latents():
@@ -244,6 +250,8 @@ def test_row_gather_and_its_backward_match_index_select():
                           torch.autograd.grad((ref * g).sum(), x)[0], atol=1e-12)
     with pytest.raises(ValueError, match="repeats"):
         gather_inverse(np.array([[1, 2, 1]]), 5)
+    with pytest.raises(ValueError, match="repeats"):
+        gather_inverse(np.array([[4, 0, 2], [1, 3, 1]]), 5)      # the second row repeats 1
 
 
 def test_synthesis_under_autograd_equals_its_no_grad_form():
@@ -274,6 +282,20 @@ def test_noise_proxy_works_on_the_latents_in_pos_order():
     y_rate.sum().backward()
     grad = model.latent.grad
     assert torch.all(grad[~model.mask.bool()] == 0) and torch.all(grad[model.mask.bool()] != 0)
+
+
+def test_laplace_bits_backward_has_no_nan_where_the_probability_underflows():
+    """A centre-case probability of exactly 0 (huge scale) is clamped: zero gradient, as
+    autograd through the definition gives, not 0 * inf."""
+    from inrcodec.fit.model import LaplaceBits
+    x = torch.tensor([0.0, 0.2, 3.0], requires_grad=True)
+    mu = torch.zeros(3, requires_grad=True)
+    log_scale = torch.tensor([30.0, 30.0, 0.0], requires_grad=True)
+    fused = LaplaceBits.apply(x, mu, log_scale)
+    ref = laplace_bits(x, mu, log_scale)
+    for a, b in zip(torch.autograd.grad(fused.sum(), [x, mu, log_scale]),
+                    torch.autograd.grad(ref.sum(), [x, mu, log_scale])):
+        assert torch.isfinite(a).all() and torch.allclose(a, b)
 
 
 def test_laplace_bits_backward_equals_autograd_of_the_definition():

@@ -1,6 +1,7 @@
 """The trainable codec: latent buffer + float ARM + upsampling + synthesis, with quantization proxies.
 
-Latents live in one flat padded buffer (model/latents.py); padding stays zero through a mask.
+Latents live in one flat padded buffer (model/latents.py), as the coder sends them; the forward
+gathers the latents out of it, so the padding never receives a gradient and stays zero.
 """
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ class LaplaceBits(torch.autograd.Function):
         diff, a, e1, e2, q, p = ctx.saved_tensors
         d = diff.abs()
         tail = d >= 0.5
-        inv_p = 1 / p
+        inv_p = 1 / p.clamp_min(MIN_PROB)      # p can be exactly 0 where it is clamped
         dlogp_dd = torch.where(tail, -a, -0.5 * a * (e1 - e2) * inv_p)
         dlogp_da = torch.where(tail, (0.5 - d) + (1 - q) / q,
                                0.5 * ((0.5 - d) * e1 + (0.5 + d) * e2) * inv_p)
@@ -87,7 +88,8 @@ def centred_noise(like: torch.Tensor, a: float = 1.0) -> torch.Tensor:
 class RowGather(torch.autograd.Function):
     """out[r, i] = x[index[r, i]], with index n (= len(x)) reading a zero, where no row of the
     index repeats a source. Its backward is then a gather too: grad_x[j] = sum over rows r of
-    grad_out[r, inverse[r, j]] (inverse[r, j]: where row r reads x[j], or R * m for none).
+    flat_grad[inverse[r, j]], where inverse[r, j] = r * m + i if row r reads x[j] at column i,
+    else R * m (a zero appended to the flattened [R, m] gradient).
     index_select's own backward is an index_add, serial on CPU: for the ARM's contexts
     (16 x 87k at 256x256) the gather-and-sum is ~3x faster."""
 
@@ -104,14 +106,18 @@ class RowGather(torch.autograd.Function):
         return flat.index_select(0, inverse.view(-1)).view(inverse.shape).sum(0), None, None
 
 
-def gather_inverse(index: np.ndarray, n: int) -> np.ndarray:
-    """RowGather's inverse for an [R, m] index into n sources (n itself: the zero)."""
+def gather_inverse(index: np.ndarray, n: int, dtype=np.int64) -> np.ndarray:
+    """RowGather's inverse for an [R, m] index into n sources (n itself: the zero), row by row
+    (memory O(R * n), no [R, m] temporaries); a row that repeats a source is an error, caught by
+    reading the written positions back."""
     rows, m = index.shape
-    inverse = np.full((rows, n), rows * m, dtype=np.int64)
-    r, i = np.nonzero(index < n)
-    if len(np.unique(index[r, i] + r * (n + 1))) != len(r):
-        raise ValueError("a row of the index repeats a source")
-    inverse[r, index[r, i]] = r * m + i
+    inverse = np.full((rows, n), rows * m, dtype=dtype)
+    for r in range(rows):
+        reads = np.flatnonzero(index[r] < n)
+        where = (r * m + reads).astype(dtype)
+        inverse[r, index[r, reads]] = where
+        if not np.array_equal(inverse[r, index[r, reads]], where):
+            raise ValueError("a row of the index repeats a source")
     return inverse
 
 
@@ -154,8 +160,8 @@ class FitModel(nn.Module):
         self.register_buffer("pos_rows", index(pos[None]), persistent=False)
         self.register_buffer("pos_inverse", index(slot[None]), persistent=False)
         self.register_buffer("ctx_src", index(ctx_src), persistent=False)
-        self.register_buffer("ctx_inverse", index(gather_inverse(ctx_src, len(pos))),
-                             persistent=False)
+        inverse = gather_inverse(ctx_src, len(pos), np.int32 if small else np.int64)
+        self.register_buffer("ctx_inverse", torch.from_numpy(inverse), persistent=False)
         dither = latent_dither(valid) if latent_coding == "uq" else None
         self.register_buffer("dither", None if dither is None else torch.from_numpy(dither).float())
         self.register_buffer("dither_values", None if dither is None else self.dither[self.pos_idx],

@@ -20,7 +20,7 @@ def _axis_taps(taps: int, a: int, h: int, device, dtype) -> torch.Tensor:
     one-hot kernel at tap t, written out as an [h, a] matrix (see Upsampling.axis_matrix)."""
     key = (taps, a, h, str(device), dtype)
     if key not in _TAPS_CACHE:
-        if len(_TAPS_CACHE) > 24:        # two image sizes' worth (12 matrices each)
+        if len(_TAPS_CACHE) > 24:        # a few image sizes' worth (2 per level below the top)
             _TAPS_CACHE.clear()
         up, pad = Upsampling(taps), taps // 4
         with torch.no_grad():
@@ -103,7 +103,8 @@ class Upsampling(nn.Module):
         return (taps @ kernel).view(h, a)
 
     # Largest output side for which the fit uses the matrix form (see forward_matrices): its
-    # cost grows with the side (about side/4 more MACs than the polyphase form per output).
+    # MACs per output grow with the image (about H/3 + W for every level together, against a
+    # few for the polyphase form).
     MATRIX_MAX_SIDE = 1024
 
     def forward_matrices(self, grids: list[torch.Tensor]) -> torch.Tensor:

@@ -135,10 +135,6 @@ class VideoLayout(TorchPositions):
             out.append(torch.stack(grids, dim=1).reshape(self.frames * c, h, w))
         return out
 
-    def level_grids(self, buffer) -> list:
-        """The same from a flat buffer."""
-        return self.grids_from_values(buffer.index_select(0, self.torch_pos_idx(buffer.device)))
-
 
 def render_frames(layout: VideoLayout, upsampling, synthesis, buffer):
     """Float frames [T, C, H, W] (unclamped) from a group's flat latent buffer."""
