@@ -43,13 +43,12 @@ def test_replicate_pad_matches_torch(pad):
 
 @pytest.mark.parametrize("size", [(37, 53), (256, 256), (70, 400)])
 def test_level_grids_hold_every_tile_in_place(size):
-    """The gather + views of render.level_grids put each tile's block of the buffer where the
-    tile sits in its grid."""
+    """The gather by pos_idx + views of grids_from_values (what render does) put each tile's
+    block of the buffer where the tile sits in its grid."""
     from inrcodec.model.latents import PAD
-    from inrcodec.model.render import level_grids
     layout = LatentLayout(preset("low"), *size)
     buf = np.random.default_rng(0).normal(size=layout.buffer_size) * layout.valid_mask()
-    grids = level_grids(layout, torch.from_numpy(buf))
+    grids = layout.grids_from_values(torch.from_numpy(buf[layout.pos_idx]))
     assert [tuple(g.shape[1:]) for g in grids] == layout.grid_shapes
     for grid, tiles in zip(grids, layout.blocks):
         for b in tiles:

@@ -152,19 +152,15 @@ class FitModel(nn.Module):
         slot = np.full(self.layout.buffer_size, len(pos), dtype=np.int64)
         slot[pos] = np.arange(len(pos))
         ctx_src = np.ascontiguousarray(slot[self.layout.ctx_idx.T])     # [K, n] context-major
-        small = max(ctx_src.size, self.layout.buffer_size) < 2 ** 31 - 1
-
-        def index(a: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(a.astype(np.int32) if small else a)
-        self.register_buffer("pos_idx", torch.from_numpy(pos), persistent=False)
-        self.register_buffer("pos_rows", index(pos[None]), persistent=False)
-        self.register_buffer("pos_inverse", index(slot[None]), persistent=False)
-        self.register_buffer("ctx_src", index(ctx_src), persistent=False)
-        inverse = gather_inverse(ctx_src, len(pos), np.int32 if small else np.int64)
-        self.register_buffer("ctx_inverse", torch.from_numpy(inverse), persistent=False)
+        dtype = np.int32 if max(ctx_src.size, self.layout.buffer_size) < 2 ** 31 - 1 else np.int64
+        for name, index in (("pos_rows", pos[None]), ("pos_inverse", slot[None]),
+                            ("ctx_src", ctx_src),
+                            ("ctx_inverse", gather_inverse(ctx_src, len(pos), dtype))):
+            self.register_buffer(name, torch.from_numpy(index.astype(dtype, copy=False)),
+                                 persistent=False)
         dither = latent_dither(valid) if latent_coding == "uq" else None
         self.register_buffer("dither", None if dither is None else torch.from_numpy(dither).float())
-        self.register_buffer("dither_values", None if dither is None else self.dither[self.pos_idx],
+        self.register_buffer("dither_values", None if dither is None else self.dither[pos],
                              persistent=False)
         modules = build_modules(arch, channels, arm_inputs=len(self.layout.deltas))
         self.arm, self.upsampling, self.synthesis = (
@@ -184,7 +180,7 @@ class FitModel(nn.Module):
 
     def render_with(self, upsampling, synthesis, buffer: torch.Tensor) -> torch.Tensor:
         """The same from a flat latent buffer."""
-        return self.render_values(upsampling, synthesis, buffer.index_select(0, self.pos_idx))
+        return self.render_values(upsampling, synthesis, buffer.index_select(0, self.pos_rows[0]))
 
     def quantized_latents(self, mode: str, temperature: float = 0.3, noise_a: float = 1.0):
         """(latents seen by the rate model, latents seen by the synthesis), in pos_idx order;
