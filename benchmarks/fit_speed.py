@@ -14,6 +14,7 @@ when --budgets, the per-piece times with --breakdown and the comparison with --a
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import subprocess
@@ -29,9 +30,10 @@ SIZES = {"128x128": (128, 128), "256x256": (256, 256), "512x768": (512, 768)}
 
 
 def step_seconds(preset: str, h: int, w: int, steps: int, device: str,
-                 compile_loss: bool = False) -> float:
+                 compile_loss: bool = False, default_malloc: bool = False) -> float:
     """Median wall time of one noise-phase step of the real fit (`fit.train.take_step` with the
-    default schedule: forward, rate, backward, gradient clip, Adam); with compile_loss the
+    default schedule: forward, rate, backward, gradient clip, Adam), with the C library's malloc
+    set as `fit` sets it (train.retain_freed_memory) unless default_malloc; with compile_loss the
     model's forward goes through torch.compile (its compile time falls in the 3 warm-up steps,
     which are not counted)."""
     import torch
@@ -39,6 +41,8 @@ def step_seconds(preset: str, h: int, w: int, steps: int, device: str,
     from inrcodec.arch import PRESETS
     from inrcodec.fit import train
     from inrcodec.fit.model import FitModel
+    if not default_malloc:
+        train.retain_freed_memory()
     img = load_crop("kodim05", 0)[:h, :w]
     target = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float().div(255)
     target = target.to(device)
@@ -60,15 +64,37 @@ def step_seconds(preset: str, h: int, w: int, steps: int, device: str,
     return float(np.median(times))
 
 
-def time_to_quality(image: str, size: int, budgets: list[float], lmbda: float) -> list[dict]:
+def macs_per_second(device: str) -> float:
+    """The float32 matmul MAC rate the FLOP bound divides by: decode_speed's 512^3 CPU matmul on
+    the CPU; on CUDA a 4096^3 one (TF32 as torch's default, off), best of 10."""
+    if device == "cpu":
+        from benchmarks.decode_speed import matmul_macs_per_second
+        return matmul_macs_per_second()
+    import torch
+    n = 4096
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    best = float("inf")
+    for _ in range(13):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        a @ b
+        torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return n ** 3 / best
+
+
+def time_to_quality(image: str, size: int, budgets: list[float], lmbda: float,
+                    device: str = "cpu") -> list[dict]:
+    """One fit + encode per budget (size 0: the whole image), each a real file."""
     import inrcodec
     from benchmarks.rd import load_crop
     img = load_crop(image, size)
     rows = []
     for budget in budgets:
-        _, r = inrcodec.encode_with_report(img, lmbda=lmbda, time_budget=budget, device="cpu")
+        _, r = inrcodec.encode_with_report(img, lmbda=lmbda, time_budget=budget, device=device)
         mse = 255.0 ** 2 / 10 ** (r["psnr"] / 10) / 255.0 ** 2
-        rows.append({"image": image, "budget": budget, "iterations": r["iterations"],
+        rows.append({"image": image, "shape": img.shape[:2], "budget": budget,
+                     "iterations": r["iterations"],
                      "bpp": r["bpp"], "psnr": r["psnr"], "rd_cost": mse + lmbda * r["bpp"]})
         print(rows[-1], flush=True)
     return rows
@@ -148,35 +174,83 @@ def breakdown(preset: str, h: int, w: int, steps: int, rate: float) -> list[str]
 STEP_ROW = re.compile(r"\| (\w+) \| (\d+x\d+) \| \d+ \| ([\d.]+) \|")
 
 
-def against(other: Path, args, presets: list[str], sizes: list[str]) -> list[str]:
+def against(other: Path, args, presets: list[str], sizes: list[str],
+            extra: tuple[str, ...] = ()) -> list[str]:
     """Step times of this checkout and of `other` (another checkout, e.g. a git worktree of an
     earlier commit, running its own copy of this script), alternating round by round so that a
     machine that speeds up or slows down over minutes (shared virtual machines do) is seen by
-    both; medians over rounds. The other checkout's results file is overwritten."""
+    both; medians over rounds. The other checkout's results file is overwritten. With `extra`
+    (other is this checkout, e.g. `--default-malloc`), the other side is this script with those
+    flags, writing (then removing) its own results file."""
     cmd = [sys.executable, "-m", "benchmarks.fit_speed", "--threads", str(args.threads),
            "--steps", str(args.steps), "--presets", ",".join(presets), "--sizes", ",".join(sizes),
-           "--device", args.device]
+           "--device", args.device, *extra]
+    results = other / "benchmarks/results/fit_speed.md"
+    if extra:
+        cmd += ["--out", "fit_speed_other_side"]
+        results = results.with_name("fit_speed_other_side.md")
     env = {**os.environ, "PYTHONPATH": str(other)}
     mine, theirs = {}, {}
     for _ in range(args.rounds):
         subprocess.run(cmd, cwd=other, env=env, check=True, capture_output=True)
-        for m in STEP_ROW.finditer((other / "benchmarks/results/fit_speed.md").read_text()):
+        for m in STEP_ROW.finditer(results.read_text()):
             theirs.setdefault((m[1], m[2]), []).append(float(m[3]))
         for preset in presets:
             for name in sizes:
-                t = 1e3 * step_seconds(preset, *SIZES[name], args.steps, args.device)
+                t = 1e3 * step_seconds(preset, *SIZES[name], args.steps, args.device,
+                                       default_malloc=args.default_malloc)
                 mine.setdefault((preset, name), []).append(t)
-    lines = ["", f"## Against {other} (same machine, same session)", "",
-             f"Its own copy of this script (`PYTHONPATH={other} python {' '.join(cmd[1:])}`, run "
-             f"from there, timing its own definition of a step) and this checkout's step, "
-             f"alternately, {args.rounds} rounds; the median over rounds of each round's median "
-             "step time:", "",
+    if extra:
+        results.unlink()
+    if extra:
+        heading = f"this script with {' '.join(extra)}"
+        there = (f"This script in a second process (`python {' '.join(cmd[1:])}`) and in this "
+                 "one")
+    else:
+        heading = str(other)
+        there = (f"Its own copy of this script (`PYTHONPATH={other} python {' '.join(cmd[1:])}`, "
+                 "run from there, timing its own definition of a step) and this checkout's step")
+    lines = ["", f"## Against {heading} (same machine, same session)", "",
+             f"{there}, alternately, {args.rounds} rounds; the median over rounds of each round's "
+             "median step time:", "",
              "| preset | size | step ms there | step ms here | speed-up |", "|---|---|---:|---:|---:|"]
     for key, times in mine.items():
         if key in theirs:
             a, b = float(np.median(theirs[key])), float(np.median(times))
             lines.append(f"| {key[0]} | {key[1]} | {a:.1f} | {b:.1f} | {a / b:.2f}x |")
     return lines
+
+
+GAP_DB = 0.2     # the issue's "within 0.2 dB of its converged RD cost"
+
+
+def quality_table(args) -> list[str]:
+    """Time to quality: one real file per image and budget. The longest budget's RD cost stands
+    for the converged one; each row's gap to it is 10 log10(cost / that cost) dB, and the first
+    budget within GAP_DB of it is named per image (the longest two budgets' gap says how near
+    that reference itself is to convergence)."""
+    budgets = sorted(float(b) for b in args.budgets.split(","))
+    crops = "whole images" if args.size == 0 else f"{args.size}x{args.size} centre crops"
+    lines = ["", f"## Time to quality ({crops}, λ = {args.lmbda}, {args.device}, {args.threads} "
+             "threads; every point a real file)", "",
+             "| image | size | fit budget s | iterations run | bpp | PSNR dB | "
+             "RD cost (MSE + λ·bpp) | gap to longest, dB |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    summary = []
+    for image in args.images.split(","):
+        rows = time_to_quality(image, args.size, budgets, args.lmbda, args.device)
+        reference = rows[-1]["rd_cost"]
+        gaps = [10 * math.log10(r["rd_cost"] / reference) for r in rows]
+        for r, gap in zip(rows, gaps):
+            h, w = r["shape"]
+            lines.append(f"| {r['image']} | {w}x{h} | {r['budget']:.0f} | {r['iterations']} | "
+                         f"{r['bpp']:.3f} | {r['psnr']:.2f} | {r['rd_cost']:.6f} | {gap:.2f} |")
+        within = next(r["budget"] for r, gap in zip(rows, gaps) if gap <= GAP_DB)
+        line = (f"- {image}: within {GAP_DB} dB of the longest ({budgets[-1]:.0f} s) fit from "
+                f"{within:.0f} s on")
+        if len(rows) > 1:
+            line += f"; the {budgets[-2]:.0f} s fit is {gaps[-2]:.2f} dB from it"
+        summary.append(line)
+    return lines + [""] + summary
 
 
 def main(argv=None) -> None:
@@ -189,12 +263,19 @@ def main(argv=None) -> None:
     ap.add_argument("--compile", action="store_true", help="torch.compile the loss (inductor)")
     ap.add_argument("--budgets", default="", help="comma-separated seconds for time-to-quality")
     ap.add_argument("--images", default="kodim05")
-    ap.add_argument("--size", type=int, default=256, help="crop side for time-to-quality")
+    ap.add_argument("--size", type=int, default=256,
+                    help="crop side for time-to-quality (0: whole images)")
     ap.add_argument("--lmbda", type=float, default=1e-3)
     ap.add_argument("--against", metavar="DIR", default=None,
                     help="another checkout (e.g. a git worktree of an earlier commit): time its "
                          "step and this one's alternately (see `against`)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds of --against")
+    ap.add_argument("--default-malloc", action="store_true",
+                    help="time steps under the C library's default malloc settings, not the ones "
+                         "fit sets (train.retain_freed_memory)")
+    ap.add_argument("--against-default-malloc", action="store_true",
+                    help="time this checkout's step with and without --default-malloc, "
+                         "alternately (as --against, in a second process)")
     ap.add_argument("--out", default=None, help="results file name without .md (default "
                     "fit_speed, or fit_speed_compile with --compile)")
     ap.add_argument("--breakdown", metavar="PRESET@HxW", default=None,
@@ -202,47 +283,43 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     import torch
     torch.set_num_threads(args.threads)
-    from benchmarks.decode_speed import matmul_macs_per_second
     from benchmarks.rd import machine, versions
     from inrcodec.arch import PRESETS
     from inrcodec.complexity import macs_per_pixel
     command = "python -m benchmarks.fit_speed " + " ".join(sys.argv[1:] if argv is None else argv)
-    rate = matmul_macs_per_second()
+    rate = macs_per_second(args.device)
+    gpu = "" if args.device == "cpu" else f", GPU {torch.cuda.get_device_name()}"
     presets = args.presets.split(",") if args.presets else list(PRESETS)
     title = f"{args.device}, {args.threads} threads" + (", torch.compile" if args.compile else "")
     lines = [f"# Fitting speed ({title})", "",
-             f"Command: `{command}`  ", f"Machine: {machine()}  ", f"Versions: {versions()}", "",
-             f"Float32 matmul (512^3) on these threads: {rate / 1e9:.1f} GMAC/s.", "",
+             f"Command: `{command}`  ", f"Machine: {machine()}{gpu}  ", f"Versions: {versions()}", "",
+             f"Float32 matmul ({'512^3 on these threads' if args.device == 'cpu' else '4096^3'}): "
+             f"{rate / 1e9:.1f} GMAC/s.", "",
              "| preset | size | MACs/px | step ms (median) | FLOP-bound ms | ratio |",
              "|---|---|---:|---:|---:|---:|"]
     for preset in presets:
         for name in args.sizes.split(","):
             h, w = SIZES[name]
             mpp = macs_per_pixel(PRESETS[preset], h, w)["total"]
-            t = step_seconds(preset, h, w, args.steps, args.device, args.compile)
+            t = step_seconds(preset, h, w, args.steps, args.device, args.compile,
+                             args.default_malloc)
             bound = mpp * h * w * 3 / rate
             lines.append(f"| {preset} | {name} | {mpp:.0f} | {1e3 * t:.1f} | {1e3 * bound:.2f} | "
                          f"{t / bound:.0f}x |")
             print(lines[-1], flush=True)
     lines += ["", "Step: one noise-phase step of the real fit (`fit.train.take_step`: soft-round + "
               "noise, rate of every latent under the float ARM, upsampling, synthesis, backward, "
-              "gradient clip, Adam), median of "
+              "gradient clip, Adam; malloc set as `fit` sets it unless --default-malloc), median of "
               f"{args.steps} after 3 warm-up steps, image kodim05 cropped."]
     if args.breakdown:
         preset, size = args.breakdown.split("@")
         lines += breakdown(preset, *SIZES[size], args.steps, rate)
     if args.against:
         lines += against(Path(args.against).resolve(), args, presets, args.sizes.split(","))
+    if args.against_default_malloc:
+        lines += against(ROOT, args, presets, args.sizes.split(","), ("--default-malloc",))
     if args.budgets:
-        budgets = [float(b) for b in args.budgets.split(",")]
-        lines += ["", f"## Time to quality ({args.size}x{args.size} centre crops, λ = {args.lmbda}, "
-                  f"CPU, {args.threads} threads; every point a real file)", "",
-                  "| image | fit budget s | iterations run | bpp | PSNR dB | RD cost (MSE + λ·bpp) |",
-                  "|---|---:|---:|---:|---:|---:|"]
-        for image in args.images.split(","):
-            for r in time_to_quality(image, args.size, budgets, args.lmbda):
-                lines.append(f"| {r['image']} | {r['budget']:.0f} | {r['iterations']} | "
-                             f"{r['bpp']:.3f} | {r['psnr']:.2f} | {r['rd_cost']:.6f} |")
+        lines += quality_table(args)
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = args.out or ("fit_speed_compile" if args.compile else "fit_speed")
     (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")

@@ -31,7 +31,8 @@ import numpy as np
 from inrcodec.arch import AUTO_PRESET, resolve_preset
 
 ROOT = Path(__file__).resolve().parents[1]
-KODAK = ROOT.parent / "shared" / "data" / "kodak"
+# INRCODEC_KODAK: another folder of the same images (a device machine gets no ../shared)
+KODAK = Path(os.environ.get("INRCODEC_KODAK", ROOT.parent / "shared" / "data" / "kodak"))
 RESULTS = ROOT / "benchmarks" / "results"
 DEFAULT_IMAGES = ["kodim01", "kodim03", "kodim05", "kodim07", "kodim13", "kodim15", "kodim19",
                   "kodim23"]
