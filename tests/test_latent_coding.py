@@ -142,3 +142,34 @@ def test_cli_rejects_uq_where_it_does_not_apply(tmp_path, odd_crop, capsys):
         run(["encode", src, "-o", tmp_path / "y.inr", "--latent-coding", "bogus"], capsys)
     assert_one_line_error(exit_info.value.code, capsys.readouterr().err, "latent-coding")
     assert not (tmp_path / "x.inr").exists() and not (tmp_path / "y.inr").exists()
+
+
+@pytest.mark.parametrize("dithered", [False, True])
+def test_step_search_code_length_equals_latent_bits(uq_encoded, dithered):
+    """The step search's chunked code length is latent_bits exactly (same per-latent bits, same
+    sum), with and without the dither, for chunks that do not divide the latent count."""
+    from inrcodec.decode import load_networks
+    from inrcodec.fit.quantize import LatentCodeLength
+    _, data, _ = uq_encoded
+    parsed = parse(data)
+    layout, _, symbols, _ = decode_latent_buffer(parsed)
+    _, int_arm = load_networks(parsed.header, parsed.sections, dithered=dithered)
+    dither = latent_dither(layout.valid_mask()) if dithered else None
+    code_length = LatentCodeLength(layout, symbols, dither)
+    code_length.CHUNK = 97
+    assert len(layout.pos_idx) % code_length.CHUNK
+    assert code_length(int_arm) == latent_bits(layout, int_arm, symbols, dither)
+
+
+def test_step_search_scores_each_step_once_and_finds_the_same_step():
+    from inrcodec.entropy.weights import N_STEPS
+    from inrcodec.fit.quantize import COARSE, _search
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        table = rng.random(N_STEPS)
+        calls = []
+        best = _search(lambda s: calls.append(s) or table[s])
+        assert len(calls) == len(set(calls))
+        coarse_best = min(COARSE, key=lambda s: table[s])
+        fine = range(max(coarse_best - 3, 0), min(coarse_best + 4, N_STEPS))
+        assert best == min([*fine, *COARSE], key=lambda s: table[s])

@@ -70,11 +70,13 @@ def latent_parameters(layout: LatentLayout, arm: IntArm, buffer: np.ndarray,
     return arm(values[layout.ctx_idx])
 
 
-def _locations(layout: LatentLayout, mu: np.ndarray, dither: np.ndarray | None) -> np.ndarray:
-    """Laplace location of each symbol: mu, or mu - u under universal quantization, since
+def latent_locations(layout: LatentLayout, mu: np.ndarray, dither: np.ndarray | None,
+                     rows: slice = slice(None)) -> np.ndarray:
+    """Laplace location of each symbol (of `rows` of the pos_idx order, for mu given for those):
+    mu, or mu - u under universal quantization, since
     P(k) = P(y^ in [k + u - 1/2, k + u + 1/2]) = Laplace(mu - u) mass of [k - 1/2, k + 1/2]."""
     loc = mu * _MU_UNIT
-    return loc if dither is None else loc - dither[layout.pos_idx]
+    return loc if dither is None else loc - dither[layout.pos_idx[rows]]
 
 
 def latent_bits(layout: LatentLayout, arm: IntArm, buffer: np.ndarray,
@@ -83,7 +85,7 @@ def latent_bits(layout: LatentLayout, arm: IntArm, buffer: np.ndarray,
     from .laplace import laplace_bits_np
     mu, k = latent_parameters(layout, arm, buffer, dither)
     x = buffer[layout.pos_idx].astype(np.float64)
-    return float(laplace_bits_np(x, _locations(layout, mu, dither), SCALES[k]).sum())
+    return float(laplace_bits_np(x, latent_locations(layout, mu, dither), SCALES[k]).sum())
 
 
 def encode_latents(layout: LatentLayout, arm: IntArm, buffer: np.ndarray,
@@ -95,7 +97,7 @@ def encode_latents(layout: LatentLayout, arm: IntArm, buffer: np.ndarray,
     if np.abs(symbols).max(initial=0) > LATENT_MAX:
         raise InrcodecError("internal: latent out of codable range")
     enc = constriction.stream.queue.RangeEncoder()
-    enc.encode(symbols.astype(np.int32), _LATENT_FAMILY, _locations(layout, mu, dither)[order],
+    enc.encode(symbols.astype(np.int32), _LATENT_FAMILY, latent_locations(layout, mu, dither)[order],
                SCALES[k[order]])
     return _to_bytes(enc)
 

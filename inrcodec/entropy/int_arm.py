@@ -87,8 +87,7 @@ class IntArm:
             x += bias
             if k or self._floor_first:   # layer 0 of integer latents is already integer
                 np.floor(x, out=x)
-            np.maximum(x, 0.0, out=x)                      # ReLU, bounded
-            np.minimum(x, ACTIVATION_LIMIT, out=x)
+            np.clip(x, 0.0, ACTIVATION_LIMIT, out=x)       # ReLU, bounded (one pass)
         w, bias = self._last
         x = x @ w
         x += bias

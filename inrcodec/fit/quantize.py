@@ -13,8 +13,8 @@ import torch
 from torch.func import functional_call
 
 from ..decode import int_arm_from
-from ..entropy.coder import latent_bits
-from ..entropy.laplace import WEIGHT_SCALES, best_weight_scale_index, laplace_bits_np
+from ..entropy.coder import latent_locations
+from ..entropy.laplace import SCALES, WEIGHT_SCALES, best_weight_scale_index, laplace_bits_np
 from ..entropy.weights import N_STEPS, dequantize, quantize
 from ..model.params import grouped_parameters
 from .model import FitModel
@@ -34,11 +34,42 @@ def _flat(params) -> np.ndarray:
 
 
 def _search(cost_of) -> int:
-    coarse = {s: cost_of(s) for s in COARSE}
-    best = min(coarse, key=coarse.get)
-    fine = {s: cost_of(s) for s in range(max(best - 3, 0), min(best + 4, N_STEPS))}
-    fine.update(coarse)
-    return min(fine, key=fine.get)
+    """Every 4th step, then the steps around the best of those; each step scored once (ties
+    go to the first of the fine range, then of the coarse steps)."""
+    costs = {s: cost_of(s) for s in COARSE}
+    best = min(costs, key=costs.get)
+    fine = range(max(best - 3, 0), min(best + 4, N_STEPS))
+    for s in fine:
+        if s not in costs:
+            costs[s] = cost_of(s)
+    return min([*fine, *(s for s in COARSE if s not in fine)], key=costs.get)
+
+
+class LatentCodeLength:
+    """The latents' ideal code length under candidate integer ARMs (the ARM step search scores
+    ~50 of them). Contexts, symbols and Laplace offsets are the same for every candidate, so
+    they are gathered once; each candidate's ARM then runs over row chunks, whose temporaries
+    stay in cache and are reused, instead of a fresh [n, K] float64 array per layer and
+    candidate (3x faster at 768x512). Per latent the same bits as entropy.coder.latent_bits
+    (the integer ARM's rows are exact whatever the batch), summed over one array the same way,
+    so the same total."""
+
+    CHUNK = 16384
+
+    def __init__(self, layout, buffer: np.ndarray, dither: np.ndarray | None):
+        values = buffer if dither is None else buffer + dither
+        self.contexts = values[layout.ctx_idx].astype(np.float64)
+        self.symbols = buffer[layout.pos_idx].astype(np.float64)
+        self.layout, self.dither = layout, dither
+        self.bits = np.empty(len(self.symbols))
+
+    def __call__(self, int_arm) -> float:
+        for start in range(0, len(self.symbols), self.CHUNK):
+            rows = slice(start, start + self.CHUNK)
+            mu, k = int_arm(self.contexts[rows])
+            loc = latent_locations(self.layout, mu, self.dither, rows)
+            self.bits[rows] = laplace_bits_np(self.symbols[rows], loc, SCALES[k])
+        return float(self.bits.sum())
 
 
 @torch.no_grad()
@@ -53,6 +84,11 @@ def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float):
     quant, ints = {}, {}
     overrides: dict[str, dict[str, torch.Tensor]] = {"upsampling": {}, "synthesis": {}}
 
+    # The synthesis steps are searched first, under the float upsampling: its output is then the
+    # same for every candidate, so it is computed once (a render upsamples once; about a third
+    # of a render's time)
+    float_upsampled = []
+
     def mse_with(name: str, extra: dict[str, torch.Tensor]) -> float:
         params = {**overrides[name], **extra}
         other = "synthesis" if name == "upsampling" else "upsampling"
@@ -60,8 +96,13 @@ def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float):
         def call(module_name, module):
             p = params if module_name == name else overrides[other]
             return lambda x: functional_call(module, p, (x,), strict=False)
-        image = model.render_with(call("upsampling", model.upsampling),
-                                  call("synthesis", model.synthesis), y_float)
+        upsampling = call("upsampling", model.upsampling)
+        if name == "synthesis" and not overrides["upsampling"]:
+            def upsampling(x, run=upsampling):
+                if not float_upsampled:
+                    float_upsampled.append(run(x))
+                return float_upsampled[0]
+        image = model.render_with(upsampling, call("synthesis", model.synthesis), y_float)
         return torch.mean((image - target) ** 2).item()
 
     def quantized_tensors(params, step):
@@ -90,12 +131,14 @@ def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float):
     arm_groups = grouped_parameters(model.arm)
     arm_flat = {g: _flat(params) for g, params in arm_groups.items()}
 
+    code_length = LatentCodeLength(model.layout, buffer_np, dither)
+
     def arm_cost(steps):
         ints_now = {("arm", pname): quantize(p.cpu().numpy(), steps[g])
                     for g, params in arm_groups.items() for pname, p in params}
         int_arm = int_arm_from(model.arm, {("arm", g): (s, 0) for g, s in steps.items()},
                                ints_now, dither is not None)
-        bits = latent_bits(model.layout, int_arm, buffer_np, dither)
+        bits = code_length(int_arm)
         bits += sum(group_bits(quantize(arm_flat[g], s))[0] for g, s in steps.items())
         return lmbda * bits / n_pixels
 
