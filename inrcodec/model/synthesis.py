@@ -35,7 +35,7 @@ class Synthesis(nn.Module):
         if torch.is_grad_enabled():
             y = self.pointwise_layers(flat)
         else:
-            y = torch.empty(self.pointwise[-1].out_channels, n * h * w, dtype=x.dtype)
+            y = x.new_empty(self.pointwise[-1].out_channels, n * h * w)
             for start in range(0, n * h * w, self.CHUNK):
                 y[:, start:start + self.CHUNK] = self.pointwise_layers(flat[:, start:start + self.CHUNK])
         x = y.view(-1, n, h, w).transpose(0, 1)
