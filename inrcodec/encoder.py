@@ -118,7 +118,7 @@ def encode_with_report(image: np.ndarray, *, lmbda: float = DEFAULT_LMBDA,
     summary = fit(model, target, lmbda, iterations, progress=progress, time_budget=time_budget,
                   schedule=schedule or DEFAULT_SCHEDULE)
     model = model.cpu()
-    quant, ints, buffer = choose_steps(model, target.cpu(), lmbda)
+    quant, ints, buffer = choose_steps(model, target.cpu(), lmbda, progress=progress)
     header = ImageHeader(h, w, c, arch, preset, quant, latent_coding)
     dither = None if model.dither is None else model.dither.double().numpy()
     data = _pack(header, ints, buffer, model.layout, model.network, dither)

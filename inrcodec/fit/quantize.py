@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch.func import functional_call
+from tqdm.auto import tqdm
 
 from ..decode import int_arm_from
 from ..entropy.coder import latent_locations
@@ -73,8 +74,9 @@ class LatentCodeLength:
 
 
 @torch.no_grad()
-def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float):
-    """Returns (quant {(module, group): (step, scale)}, ints {(module, param name): int array})."""
+def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float, progress: bool = False):
+    """Returns (quant {(module, group): (step, scale)}, ints {(module, param name): int array}).
+    progress: a bar over the groups searched (seconds each on a large image)."""
     n_pixels = model.n_pixels
     device = target.device
     y_int = model.integer_latents()
@@ -112,6 +114,11 @@ def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float):
             out[pname] = torch.from_numpy(dequantize(q, step)).to(p.dtype).to(device)
         return out
 
+    searched = len(grouped_parameters(model.arm)) + sum(
+        bool(params) for name in ("synthesis", "upsampling")
+        for params in grouped_parameters(model.network(name)).values())
+    bar = tqdm(total=searched, desc="weight steps", unit="group", disable=not progress,
+               leave=False, dynamic_ncols=True)
     for name in ("synthesis", "upsampling"):
         for g, params in grouped_parameters(model.network(name)).items():
             if not params:
@@ -123,6 +130,7 @@ def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float):
                 bits, _ = group_bits(quantize(flat, step))
                 return mse_with(name, quantized_tensors(params, step)) + lmbda * bits / n_pixels
             step = _search(cost)
+            bar.update(1)
             overrides[name].update(quantized_tensors(params, step))
             quant[(name, g)] = (step, group_bits(quantize(flat, step))[1])
             for pname, p in params:
@@ -145,6 +153,8 @@ def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float):
     steps = {g: 40 for g in arm_groups}
     for g in arm_groups:           # one tensor at a time, the others at their current steps
         steps[g] = _search(lambda s, g=g: arm_cost({**steps, g: s}))
+        bar.update(1)
+    bar.close()
     for g, params in arm_groups.items():
         quant[("arm", g)] = (steps[g], group_bits(quantize(arm_flat[g], steps[g]))[1])
         for pname, p in params:
