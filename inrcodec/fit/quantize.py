@@ -59,7 +59,10 @@ class LatentCodeLength:
 
     def __init__(self, layout, buffer: np.ndarray, dither: np.ndarray | None):
         values = buffer if dither is None else buffer + dither
-        self.contexts = values[layout.ctx_idx].astype(np.float64)
+        # float32 holds every context exactly (integers |k| <= 63, or k + u with u on a 2^-8
+        # grid: at most 14 significant bits) in half the memory of float64; the ARM converts
+        # each chunk to float64 for its exact matmuls
+        self.contexts = values[layout.ctx_idx].astype(np.float32)
         self.symbols = buffer[layout.pos_idx].astype(np.float64)
         self.layout, self.dither = layout, dither
         self.bits = np.empty(len(self.symbols))
