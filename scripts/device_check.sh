@@ -23,7 +23,7 @@ if [ -d .device/whl ] && ! python3 -c 'import constriction' 2>/dev/null; then
 fi
 export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$PWD PYTHONUNBUFFERED=1
 [ -d .device/kodak ] && export INRCODEC_KODAK=$PWD/.device/kodak
-keep() { [ -n "$OUT" ] && cp "benchmarks/results/$1.md" "$OUT/"; }
+keep() { [ -z "$OUT" ] || cp "benchmarks/results/$1.md" "$OUT/"; }
 if [ "$DEVICE" = cuda ]; then
     nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv
 fi

@@ -356,3 +356,26 @@ def test_retain_freed_memory_stops_the_page_faults_of_reallocated_activations():
         faults[mode] = int(out)
     assert faults["default"] > 10_000            # the pattern does fault when trimmed
     assert faults["retain"] < faults["default"] / 100
+
+
+def test_best_state_on_the_device_keeps_what_the_host_path_keeps():
+    """The GPU form (torch.where on the device, nothing read back) picks the same state and loss
+    as the CPU form (compare on the host, copy on improvement), including ties and a first
+    offer that is never beaten."""
+    from inrcodec.fit.train import BestState
+    rng = np.random.default_rng(3)
+    for losses in ([3.0, 1.0, 2.0, 1.0, 0.5, 0.7], [0.2, 0.9, 0.4], list(rng.random(30))):
+        net = torch.nn.Linear(3, 2)
+        host, device = BestState(net, on_device=False), BestState(net, on_device=True)
+        for loss in losses:
+            with torch.no_grad():
+                for p in net.parameters():
+                    p.copy_(torch.from_numpy(rng.normal(size=p.shape)))
+            for keeper in (host, device):
+                keeper.offer(torch.tensor(loss))
+        (cost_h, state_h), (cost_d, state_d) = host.best(), device.best()
+        assert cost_h == cost_d == pytest.approx(min(losses), rel=1e-7)
+        assert state_h.keys() == state_d.keys()
+        assert all(torch.equal(state_h[k], state_d[k]) for k in state_h)
+        # the kept state is a copy, not the live tensors
+        assert not any(state_d[k].data_ptr() == v.data_ptr() for k, v in net.state_dict().items())

@@ -108,14 +108,48 @@ def hard_cost(model: FitModel, target: torch.Tensor, lmbda: float) -> tuple[floa
     return cost.item(), float(bits)
 
 
+class BestState:
+    """The lowest-loss state offered (the hard phase keeps the best real-quantization state).
+    On the CPU a state is copied only when the loss improves. On a GPU, reading the loss would
+    make the host wait for the device every step, so there the comparison and the copy stay on
+    the device: each offer selects every tensor through torch.where (cheap there) and nothing is
+    read back until `best`."""
+
+    def __init__(self, model: torch.nn.Module, on_device: bool):
+        self.model, self.on_device = model, on_device
+        self.cost: float | torch.Tensor = math.inf
+        self.state: dict | None = None
+
+    def offer(self, loss: torch.Tensor) -> None:
+        """loss: the 0-d loss of the model's current state."""
+        current = self.model.state_dict()
+        if not self.on_device:
+            value = loss.item()
+            if value < self.cost:
+                self.cost = value
+                self.state = {k: v.detach().clone() for k, v in current.items()}
+        elif self.state is None:
+            self.cost = loss.detach().clone()
+            self.state = {k: v.detach().clone() for k, v in current.items()}
+        else:
+            better = loss.detach() < self.cost
+            self.cost = torch.where(better, loss.detach(), self.cost)
+            for k, v in current.items():
+                self.state[k].copy_(torch.where(better, v.detach(), self.state[k]))
+
+    def best(self) -> tuple[float, dict | None]:
+        """(lowest loss offered, its state), or (inf, None) if nothing was offered."""
+        return float(self.cost), self.state
+
+
 def take_step(model: FitModel, opt: torch.optim.Optimizer, target: torch.Tensor, lmbda: float,
               sc: Schedule, lr: float, temperature: float, noise_a: float, noise_phase: bool,
               on_loss=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One fitting step (the one `fit` takes and benchmarks/fit_speed.py times): the loss under
-    the phase's quantization proxy, backward, gradient clip, Adam. on_loss(loss value, a float)
-    is called before the update. Returns (loss, mse, bpp) as detached 0-d tensors: reading one
-    (.item()) waits for the device, so the caller reads them only when it needs the numbers
-    and a GPU can run ahead of the host otherwise."""
+    the phase's quantization proxy, backward, gradient clip, Adam. on_loss(loss, a detached 0-d
+    tensor) is called before the update. Returns (loss, mse, bpp), detached 0-d tensors too:
+    reading one (.item()) waits for the device, so the caller reads them only when it needs the
+    numbers and a GPU can run ahead of the host otherwise."""
     for group in opt.param_groups:
         group["lr"] = lr * group["scale"]
     image, bits = model("noise" if noise_phase else "hard", temperature, noise_a)
@@ -123,7 +157,7 @@ def take_step(model: FitModel, opt: torch.optim.Optimizer, target: torch.Tensor,
     bpp = bits / target[:, 0].numel()
     loss = mse + lmbda * bpp
     if on_loss is not None:
-        on_loss(loss.item())
+        on_loss(loss.detach())
     opt.zero_grad(set_to_none=True)
     loss.backward()
     if sc.grad_clip > 0:
@@ -153,17 +187,11 @@ def fit(model: FitModel, target: torch.Tensor, lmbda: float, iterations: int | N
     it, shown = 0, 0.0
     opt = _optimizer(model, sc)
 
-    best_cost, best_state = math.inf, None
-
-    def keep_best(loss_value: float) -> None:      # hard phase: keep the best state seen
-        nonlocal best_cost, best_state
-        if loss_value < best_cost:
-            best_cost = loss_value
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    hard_best = BestState(model, on_device=target.device.type != "cpu")
 
     def step(lr: float, temperature: float, noise_a: float, noise_phase: bool):
         return take_step(model, opt, target, lmbda, sc, lr, temperature, noise_a, noise_phase,
-                         on_loss=None if noise_phase else keep_best)
+                         on_loss=None if noise_phase else hard_best.offer)
 
     def tick(loss: torch.Tensor, mse: torch.Tensor, bpp: torch.Tensor, phase: str) -> None:
         nonlocal it, shown
@@ -218,6 +246,7 @@ def fit(model: FitModel, target: torch.Tensor, lmbda: float, iterations: int | N
     bar.close()
     # the state after the last step has not been scored yet: score it with hard rounding
     cost, bits = hard_cost(model, target, lmbda)
+    best_cost, best_state = hard_best.best()
     if best_state is not None and best_cost < cost:
         model.load_state_dict(best_state)
         cost, bits = hard_cost(model, target, lmbda)
