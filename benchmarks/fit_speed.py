@@ -30,7 +30,8 @@ SIZES = {"128x128": (128, 128), "256x256": (256, 256), "512x768": (512, 768)}
 
 
 def step_seconds(preset: str, h: int, w: int, steps: int, device: str,
-                 compile_loss: bool = False, default_malloc: bool = False) -> float:
+                 compile_loss: bool = False, default_malloc: bool = False,
+                 compile_mode: str = "default") -> float:
     """Median wall time of one noise-phase step of the real fit (`fit.train.take_step` with the
     default schedule: forward, rate, backward, gradient clip, Adam), with the C library's malloc
     set as `fit` sets it (train.retain_freed_memory) unless default_malloc; with compile_loss the
@@ -50,7 +51,7 @@ def step_seconds(preset: str, h: int, w: int, steps: int, device: str,
     sc = train.DEFAULT_SCHEDULE
     opt = train._optimizer(model, sc)
     if compile_loss:
-        model.forward = torch.compile(model.forward)
+        model.forward = torch.compile(model.forward, mode=compile_mode)
     times = []
     for k in range(steps + 3):
         if device == "cuda":
@@ -261,6 +262,9 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--compile", action="store_true", help="torch.compile the loss (inductor)")
+    ap.add_argument("--compile-mode", default="default",
+                    choices=["default", "reduce-overhead", "max-autotune-no-cudagraphs"],
+                    help="torch.compile's mode (reduce-overhead: CUDA graphs on a GPU)")
     ap.add_argument("--budgets", default="", help="comma-separated seconds for time-to-quality")
     ap.add_argument("--images", default="kodim05")
     ap.add_argument("--size", type=int, default=256,
@@ -290,7 +294,8 @@ def main(argv=None) -> None:
     rate = macs_per_second(args.device)
     gpu = "" if args.device == "cpu" else f", GPU {torch.cuda.get_device_name()}"
     presets = args.presets.split(",") if args.presets else list(PRESETS)
-    title = f"{args.device}, {args.threads} threads" + (", torch.compile" if args.compile else "")
+    title = f"{args.device}, {args.threads} threads" + (
+        f", torch.compile ({args.compile_mode})" if args.compile else "")
     lines = [f"# Fitting speed ({title})", "",
              f"Command: `{command}`  ", f"Machine: {machine()}{gpu}  ", f"Versions: {versions()}", "",
              f"Float32 matmul ({'512^3 on these threads' if args.device == 'cpu' else '4096^3'}): "
@@ -302,7 +307,7 @@ def main(argv=None) -> None:
             h, w = SIZES[name]
             mpp = macs_per_pixel(PRESETS[preset], h, w)["total"]
             t = step_seconds(preset, h, w, args.steps, args.device, args.compile,
-                             args.default_malloc)
+                             args.default_malloc, args.compile_mode)
             bound = mpp * h * w * 3 / rate
             lines.append(f"| {preset} | {name} | {mpp:.0f} | {1e3 * t:.1f} | {1e3 * bound:.2f} | "
                          f"{t / bound:.0f}x |")
