@@ -55,8 +55,15 @@ def main(argv=None) -> None:
         print(json.dumps(measure(crops, args.image, args.iterations, args.threads)))
         return
     from benchmarks.rd import machine, versions
+
+    def commit(tree: Path) -> str:
+        out = subprocess.run(["git", "-C", str(tree), "describe", "--always", "--dirty"],
+                             capture_output=True, text=True)
+        return out.stdout.strip() or "unknown"
     command = "python -m benchmarks.encode_overhead " + " ".join(sys.argv[1:] if argv is None else argv)
-    # run as a file from the measured tree, so that tree's inrcodec is the one imported
+    # this file, run with the working directory and PYTHONPATH at the measured tree, so that
+    # tree's inrcodec is the one imported; glibc's malloc defaults on both sides (the library's
+    # own behaviour: only the command line calls inrcodec.memory.retain_freed_memory)
     side = [sys.executable, str(Path(__file__).resolve()), "--json", "--threads",
             str(args.threads), "--image", args.image, "--crops", args.crops,
             "--iterations", str(args.iterations)]
@@ -75,9 +82,10 @@ def main(argv=None) -> None:
              f"Machine: {machine()}  ", f"Versions: {versions()}", "",
              f"Weight-step search + entropy coding + verifying decode of `encode_with_report` "
              f"(its encode_seconds - fit_seconds), image {args.image}, {args.iterations}-step fit, "
-             f"{args.threads} threads, median of {args.rounds} runs"
+             f"{args.threads} threads, median of {args.rounds} runs, here = {commit(ROOT)}"
              + (f", alternating with `PYTHONPATH={sides['there']}` (the same script on that "
-                "checkout's inrcodec)" if args.against else "") + ".", ""]
+                f"checkout's inrcodec, {commit(sides['there'])})" if args.against else "")
+             + ".", ""]
     header = "| size | preset | seconds here |" + (" seconds there | speed-up | same file |"
                                                     if args.against else "")
     lines += [header, "|---|---|---:|" + ("---:|---:|---|" if args.against else "")]

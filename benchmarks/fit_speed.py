@@ -34,16 +34,17 @@ def step_seconds(preset: str, h: int, w: int, steps: int, device: str,
                  compile_mode: str = "default") -> float:
     """Median wall time of one noise-phase step of the real fit (`fit.train.take_step` with the
     default schedule: forward, rate, backward, gradient clip, Adam), with the C library's malloc
-    set as `fit` sets it (train.retain_freed_memory) unless default_malloc; with compile_loss the
-    model's forward goes through torch.compile (its compile time falls in the 3 warm-up steps,
-    which are not counted)."""
+    set as the command line sets it (inrcodec.memory.retain_freed_memory) unless
+    default_malloc; with compile_loss the model's forward goes through torch.compile (its
+    compile time falls in the 3 warm-up steps, which are not counted)."""
     import torch
     from benchmarks.rd import load_crop
     from inrcodec.arch import PRESETS
     from inrcodec.fit import train
     from inrcodec.fit.model import FitModel
+    from inrcodec.memory import retain_freed_memory
     if not default_malloc:
-        train.retain_freed_memory()
+        retain_freed_memory()
     img = load_crop("kodim05", 0)[:h, :w]
     target = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float().div(255)
     target = target.to(device)
@@ -67,7 +68,7 @@ def step_seconds(preset: str, h: int, w: int, steps: int, device: str,
 
 def macs_per_second(device: str) -> float:
     """The float32 matmul MAC rate the FLOP bound divides by: decode_speed's 512^3 CPU matmul on
-    the CPU; on CUDA a 4096^3 one (TF32 as torch's default, off), best of 10."""
+    the CPU; on CUDA a 4096^3 one (TF32 as torch's default, off), best of 13 (the first warm up)."""
     if device == "cpu":
         from benchmarks.decode_speed import matmul_macs_per_second
         return matmul_macs_per_second()
@@ -276,7 +277,7 @@ def main(argv=None) -> None:
     ap.add_argument("--rounds", type=int, default=3, help="rounds of --against")
     ap.add_argument("--default-malloc", action="store_true",
                     help="time steps under the C library's default malloc settings, not the ones "
-                         "fit sets (train.retain_freed_memory)")
+                         "the command line sets (inrcodec.memory.retain_freed_memory)")
     ap.add_argument("--against-default-malloc", action="store_true",
                     help="time this checkout's step with and without --default-malloc, "
                          "alternately (as --against, in a second process)")
@@ -287,6 +288,9 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     import torch
     torch.set_num_threads(args.threads)
+    if not args.default_malloc:             # as the command line does (time to quality too)
+        from inrcodec.memory import retain_freed_memory
+        retain_freed_memory()
     from benchmarks.rd import machine, versions
     from inrcodec.arch import PRESETS
     from inrcodec.complexity import macs_per_pixel
@@ -314,7 +318,7 @@ def main(argv=None) -> None:
             print(lines[-1], flush=True)
     lines += ["", "Step: one noise-phase step of the real fit (`fit.train.take_step`: soft-round + "
               "noise, rate of every latent under the float ARM, upsampling, synthesis, backward, "
-              "gradient clip, Adam; malloc set as `fit` sets it unless --default-malloc), median of "
+              "gradient clip, Adam; malloc set as the command line sets it unless --default-malloc), median of "
               f"{args.steps} after 3 warm-up steps, image kodim05 cropped."]
     if args.breakdown:
         preset, size = args.breakdown.split("@")

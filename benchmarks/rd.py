@@ -53,6 +53,8 @@ def _inrcodec_point(job):
     torch.set_num_threads(1)
     import inrcodec
     from benchmarks.metrics import psnr
+    from inrcodec.memory import retain_freed_memory
+    retain_freed_memory()                     # as the command line does
     name, size, lmbda, iterations, preset, seed, latent_coding = job
     img = load_crop(name, size)
     if preset == "rec":            # the variational mode; `lmbda` holds the target bpp

@@ -115,6 +115,9 @@ def _init_local_worker(threads: int, counter, gpus: int) -> None:
 
     import torch
     from tqdm import tqdm
+
+    from .memory import retain_freed_memory
+    retain_freed_memory()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # tqdm would create a multiprocessing lock (a named semaphore) that a worker stopped on Ctrl-C
     # never releases ("leaked semaphore" warnings); workers show no bars, a thread lock will do.
@@ -134,8 +137,10 @@ def _init_local_worker(threads: int, counter, gpus: int) -> None:
 def _ray_task(kind: str, payload, options: dict) -> dict:
     import ray
     import torch
+    from .memory import retain_freed_memory
     cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
     torch.set_num_threads(max(1, int(cpus)))
+    retain_freed_memory()
     return _TASKS[kind](payload, options)
 
 

@@ -331,6 +331,8 @@ COMMANDS = {"encode": cmd_encode, "decode": cmd_decode, "info": cmd_info, "profi
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from .memory import retain_freed_memory
+    retain_freed_memory()        # a short-lived process whose fits reuse the same activations
     try:
         return COMMANDS[args.command](args)
     except InrcodecError as exc:

@@ -145,31 +145,22 @@ def test_cli_rejects_uq_where_it_does_not_apply(tmp_path, odd_crop, capsys):
 
 
 @pytest.mark.parametrize("dithered", [False, True])
-def test_step_search_code_length_equals_latent_bits(uq_encoded, dithered):
-    """The step search's chunked code length is latent_bits exactly (same per-latent bits, same
-    sum), with and without the dither, for chunks that do not divide the latent count."""
+def test_chunked_code_length_equals_the_whole_batch_definition(uq_encoded, dithered):
+    """latent_bits (row chunks of float32 contexts, here chunks that do not divide the latent
+    count) equals the plain definition: the integer ARM on every context at once, then the
+    Laplace bits at mu (mu - u with the dither)."""
     from inrcodec.decode import load_networks
-    from inrcodec.fit.quantize import LatentCodeLength
+    from inrcodec.entropy.coder import LatentCodeLength, latent_parameters
+    from inrcodec.entropy.laplace import SCALES, laplace_bits_np
     _, data, _ = uq_encoded
     parsed = parse(data)
     layout, _, symbols, _ = decode_latent_buffer(parsed)
     _, int_arm = load_networks(parsed.header, parsed.sections, dithered=dithered)
     dither = latent_dither(layout.valid_mask()) if dithered else None
+    mu, k = latent_parameters(layout, int_arm, symbols, dither)
+    loc = mu / 2.0 ** MU_BITS - (0 if dither is None else dither[layout.pos_idx])
+    plain = float(laplace_bits_np(symbols[layout.pos_idx].astype(np.float64), loc, SCALES[k]).sum())
     code_length = LatentCodeLength(layout, symbols, dither)
     code_length.CHUNK = 97
     assert len(layout.pos_idx) % code_length.CHUNK
-    assert code_length(int_arm) == latent_bits(layout, int_arm, symbols, dither)
-
-
-def test_step_search_scores_each_step_once_and_finds_the_same_step():
-    from inrcodec.entropy.weights import N_STEPS
-    from inrcodec.fit.quantize import COARSE, _search
-    rng = np.random.default_rng(0)
-    for _ in range(20):
-        table = rng.random(N_STEPS)
-        calls = []
-        best = _search(lambda s: calls.append(s) or table[s])
-        assert len(calls) == len(set(calls))
-        coarse_best = min(COARSE, key=lambda s: table[s])
-        fine = range(max(coarse_best - 3, 0), min(coarse_best + 4, N_STEPS))
-        assert best == min([*fine, *COARSE], key=lambda s: table[s])
+    assert code_length(int_arm) == plain

@@ -322,7 +322,7 @@ def test_laplace_bits_backward_equals_autograd_of_the_definition():
 
 _CHURN = """
 import ctypes, resource, sys, torch
-from inrcodec.fit.train import retain_freed_memory
+from inrcodec.memory import retain_freed_memory
 try:          # glibc's documented static defaults (128 KiB), so the churn below always faults
     mallopt = ctypes.CDLL(None).mallopt
 except (OSError, AttributeError):
@@ -345,12 +345,16 @@ def test_retain_freed_memory_stops_the_page_faults_of_reallocated_activations():
     """With glibc trimming freed memory, several 8 MB tensors freed together are handed back
     to the kernel and the next step faults every page in again; after retain_freed_memory the
     same churn reuses them."""
+    import os
     import subprocess
     import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
     faults = {}
     for mode in ("default", "retain"):
         out = subprocess.run([sys.executable, "-c", _CHURN, mode], capture_output=True,
-                             text=True, check=True).stdout.split()[-1]
+                             text=True, check=True, cwd=root, env=env).stdout.split()[-1]
         if out == "no-mallopt":
             pytest.skip("the C library has no mallopt (not glibc)")
         faults[mode] = int(out)
@@ -360,11 +364,13 @@ def test_retain_freed_memory_stops_the_page_faults_of_reallocated_activations():
 
 def test_best_state_on_the_device_keeps_what_the_host_path_keeps():
     """The GPU form (torch.where on the device, nothing read back) picks the same state and loss
-    as the CPU form (compare on the host, copy on improvement), including ties and a first
-    offer that is never beaten."""
+    as the CPU form (compare on the host, copy on improvement), including ties (the first of
+    equal losses is kept), a first offer that is never beaten, and NaN losses (never kept)."""
     from inrcodec.fit.train import BestState
     rng = np.random.default_rng(3)
-    for losses in ([3.0, 1.0, 2.0, 1.0, 0.5, 0.7], [0.2, 0.9, 0.4], list(rng.random(30))):
+    nan = float("nan")
+    for losses in ([3.0, 1.0, 2.0, 1.0, 0.5, 0.7], [0.2, 0.9, 0.4], [1.0, 2.0, 1.0],
+                   [nan, 2.0, 1.0], [2.0, nan, 1.0, 1.5], list(rng.random(30))):
         net = torch.nn.Linear(3, 2)
         host, device = BestState(net, on_device=False), BestState(net, on_device=True)
         for loss in losses:
@@ -374,7 +380,7 @@ def test_best_state_on_the_device_keeps_what_the_host_path_keeps():
             for keeper in (host, device):
                 keeper.offer(torch.tensor(loss))
         (cost_h, state_h), (cost_d, state_d) = host.best(), device.best()
-        assert cost_h == cost_d == pytest.approx(min(losses), rel=1e-7)
+        assert cost_h == cost_d == pytest.approx(np.nanmin(losses), rel=1e-7)
         assert state_h.keys() == state_d.keys()
         assert all(torch.equal(state_h[k], state_d[k]) for k in state_h)
         # the kept state is a copy, not the live tensors

@@ -76,7 +76,6 @@ class IntArm:
                 w, bias = w * post, (bias + shift) * post
             self.layers.append((w, bias))
         self._hidden, self._last = self.layers[:-1], self.layers[-1]
-        self._first_is_last = n == 1
 
     def raw(self, context: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """context: [n, N] integer latents (float64 in the decoder's hot loop) ->

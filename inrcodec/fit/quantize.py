@@ -14,8 +14,8 @@ from torch.func import functional_call
 from tqdm.auto import tqdm
 
 from ..decode import int_arm_from
-from ..entropy.coder import latent_locations
-from ..entropy.laplace import SCALES, WEIGHT_SCALES, best_weight_scale_index, laplace_bits_np
+from ..entropy.coder import LatentCodeLength
+from ..entropy.laplace import WEIGHT_SCALES, best_weight_scale_index, laplace_bits_np
 from ..entropy.weights import N_STEPS, dequantize, quantize
 from ..model.params import grouped_parameters
 from .model import FitModel
@@ -35,45 +35,11 @@ def _flat(params) -> np.ndarray:
 
 
 def _search(cost_of) -> int:
-    """Every 4th step, then the steps around the best of those; each step scored once (ties
-    go to the first of the fine range, then of the coarse steps)."""
-    costs = {s: cost_of(s) for s in COARSE}
-    best = min(costs, key=costs.get)
-    fine = range(max(best - 3, 0), min(best + 4, N_STEPS))
-    for s in fine:
-        if s not in costs:
-            costs[s] = cost_of(s)
-    return min([*fine, *(s for s in COARSE if s not in fine)], key=costs.get)
-
-
-class LatentCodeLength:
-    """The latents' ideal code length under candidate integer ARMs (the ARM step search scores
-    ~50 of them). Contexts, symbols and Laplace offsets are the same for every candidate, so
-    they are gathered once; each candidate's ARM then runs over row chunks, whose temporaries
-    stay in cache and are reused, instead of a fresh [n, K] float64 array per layer and
-    candidate (3x faster at 768x512). Per latent the same bits as entropy.coder.latent_bits
-    (the integer ARM's rows are exact whatever the batch), summed over one array the same way,
-    so the same total."""
-
-    CHUNK = 16384
-
-    def __init__(self, layout, buffer: np.ndarray, dither: np.ndarray | None):
-        values = buffer if dither is None else buffer + dither
-        # float32 holds every context exactly (integers |k| <= 63, or k + u with u on a 2^-8
-        # grid: at most 14 significant bits) in half the memory of float64; the ARM converts
-        # each chunk to float64 for its exact matmuls
-        self.contexts = values[layout.ctx_idx].astype(np.float32)
-        self.symbols = buffer[layout.pos_idx].astype(np.float64)
-        self.layout, self.dither = layout, dither
-        self.bits = np.empty(len(self.symbols))
-
-    def __call__(self, int_arm) -> float:
-        for start in range(0, len(self.symbols), self.CHUNK):
-            rows = slice(start, start + self.CHUNK)
-            mu, k = int_arm(self.contexts[rows])
-            loc = latent_locations(self.layout, mu, self.dither, rows)
-            self.bits[rows] = laplace_bits_np(self.symbols[rows], loc, SCALES[k])
-        return float(self.bits.sum())
+    coarse = {s: cost_of(s) for s in COARSE}
+    best = min(coarse, key=coarse.get)
+    fine = {s: cost_of(s) for s in range(max(best - 3, 0), min(best + 4, N_STEPS))}
+    fine.update(coarse)
+    return min(fine, key=fine.get)
 
 
 @torch.no_grad()
@@ -91,7 +57,7 @@ def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float, progress: 
 
     # The synthesis steps are searched first, under the float upsampling: its output is then the
     # same for every candidate, so it is computed once (a render upsamples once; about a third
-    # of a render's time)
+    # of a render's time; the synthesis does not write to its input) and dropped after them
     float_upsampled = []
 
     def mse_with(name: str, extra: dict[str, torch.Tensor]) -> float:
@@ -138,6 +104,7 @@ def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float, progress: 
             quant[(name, g)] = (step, group_bits(quantize(flat, step))[1])
             for pname, p in params:
                 ints[(name, pname)] = quantize(p.detach().cpu().numpy(), step)
+        float_upsampled.clear()
 
     arm_groups = grouped_parameters(model.arm)
     arm_flat = {g: _flat(params) for g, params in arm_groups.items()}

@@ -5,7 +5,6 @@ keeps the best real-quantization RD cost seen.
 from __future__ import annotations
 
 import copy
-import ctypes
 import math
 import time
 from dataclasses import dataclass
@@ -60,27 +59,6 @@ def psnr_from_mse(mse: float) -> float:
     return 10 * math.log10(1.0 / max(mse, 1e-12))
 
 
-# glibc's mallopt parameters (malloc.h) and the values retain_freed_memory sets
-_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
-_RETAIN = ((_M_TRIM_THRESHOLD, 1 << 30), (_M_TOP_PAD, 64 << 20), (_M_MMAP_THRESHOLD, 32 << 20))
-
-
-def retain_freed_memory() -> bool:
-    """Have glibc's malloc keep freed memory for reuse instead of handing it back to the kernel.
-    A fitting step allocates and frees the same MB-sized activations every step; under glibc's
-    defaults they are often trimmed or unmapped and faulted in again the next step (thousands
-    of page faults a step at 512x768). Measured, steps 1.08-1.19x faster at 512x768, within
-    noise at 256x256 (benchmarks/results/fit_speed_malloc.md). Process-wide, idempotent, and it
-    costs only memory the fit has already used once (the process keeps its peak). Returns
-    False where the C library has no mallopt (not glibc): nothing is changed there."""
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-    return all(mallopt(param, value) == 1 for param, value in _RETAIN)
-
-
 def _optimizer(model: FitModel, sc: Schedule) -> torch.optim.Adam:
     latent = [model.latent]
     networks = [p for p in model.parameters() if p is not model.latent]
@@ -128,8 +106,8 @@ class BestState:
             if value < self.cost:
                 self.cost = value
                 self.state = {k: v.detach().clone() for k, v in current.items()}
-        elif self.state is None:
-            self.cost = loss.detach().clone()
+        elif self.state is None:       # a NaN loss is never kept: it stands as inf
+            self.cost = torch.nan_to_num(loss.detach(), nan=math.inf)
             self.state = {k: v.detach().clone() for k, v in current.items()}
         else:
             better = loss.detach() < self.cost
@@ -178,7 +156,6 @@ def fit(model: FitModel, target: torch.Tensor, lmbda: float, iterations: int | N
     budget is spent (the weight-step search and coding that follow are not included).
     """
     sc = schedule
-    retain_freed_memory()
     start = time.perf_counter()
     by_time = time_budget is not None
     total = time_budget if by_time else iterations
