@@ -14,8 +14,8 @@ def retain_freed_memory() -> bool:
     """Have glibc's malloc keep freed memory for reuse instead of handing it back to the kernel.
     A fitting step allocates and frees the same MB-sized activations every step; under glibc's
     defaults they are often trimmed or unmapped and faulted in again the next step (thousands
-    of page faults a step at 512x768). Measured, steps 1.08-1.19x faster at 512x768, within
-    noise at 256x256 (benchmarks/results/fit_speed_malloc.md). Process-wide and for the rest of
+    of page faults a step at 512x768). Measured, steps 1.13x faster at 512x768, within noise
+    at 128x128 and 256x256 (benchmarks/results/fit_speed_malloc.md). Process-wide and for the rest of
     the process (up to 1 GiB of freed memory is kept rather than returned), hence not done by
     the library on its own. Returns False, changing nothing, where the C library is not glibc."""
     if not sys.platform.startswith("linux"):
