@@ -30,21 +30,17 @@ SIZES = {"128x128": (128, 128), "256x256": (256, 256), "512x768": (512, 768)}
 
 
 def step_seconds(preset: str, h: int, w: int, steps: int, device: str,
-                 compile_loss: bool = False, default_malloc: bool = False,
-                 compile_mode: str = "default") -> float:
+                 compile_loss: bool = False, compile_mode: str = "default") -> float:
     """Median wall time of one noise-phase step of the real fit (`fit.train.take_step` with the
-    default schedule: forward, rate, backward, gradient clip, Adam), with the C library's malloc
-    set as the command line sets it (inrcodec.memory.retain_freed_memory) unless
-    default_malloc; with compile_loss the model's forward goes through torch.compile (its
-    compile time falls in the 3 warm-up steps, which are not counted)."""
+    default schedule: forward, rate, backward, gradient clip, Adam), under whatever malloc
+    settings the process has (main sets them); with compile_loss the model's forward goes
+    through torch.compile (its compile time falls in the 3 warm-up steps, which are not
+    counted)."""
     import torch
     from benchmarks.rd import load_crop
     from inrcodec.arch import PRESETS
     from inrcodec.fit import train
     from inrcodec.fit.model import FitModel
-    from inrcodec.memory import retain_freed_memory
-    if not default_malloc:
-        retain_freed_memory()
     img = load_crop("kodim05", 0)[:h, :w]
     target = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float().div(255)
     target = target.to(device)
@@ -199,12 +195,10 @@ def against(other: Path, args, presets: list[str], sizes: list[str],
             theirs.setdefault((m[1], m[2]), []).append(float(m[3]))
         for preset in presets:
             for name in sizes:
-                t = 1e3 * step_seconds(preset, *SIZES[name], args.steps, args.device,
-                                       default_malloc=args.default_malloc)
+                t = 1e3 * step_seconds(preset, *SIZES[name], args.steps, args.device)
                 mine.setdefault((preset, name), []).append(t)
     if extra:
         results.unlink()
-    if extra:
         heading = f"this script with {' '.join(extra)}"
         there = (f"This script in a second process (`python {' '.join(cmd[1:])}`) and in this "
                  "one")
@@ -311,7 +305,7 @@ def main(argv=None) -> None:
             h, w = SIZES[name]
             mpp = macs_per_pixel(PRESETS[preset], h, w)["total"]
             t = step_seconds(preset, h, w, args.steps, args.device, args.compile,
-                             args.default_malloc, args.compile_mode)
+                             args.compile_mode)
             bound = mpp * h * w * 3 / rate
             lines.append(f"| {preset} | {name} | {mpp:.0f} | {1e3 * t:.1f} | {1e3 * bound:.2f} | "
                          f"{t / bound:.0f}x |")

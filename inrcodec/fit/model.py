@@ -178,10 +178,6 @@ class FitModel(nn.Module):
         """Float output [N, C, H, W] (N = 1 for an image) from the latents in pos_idx order."""
         return render_values(self.layout, upsampling, synthesis, values)
 
-    def render_with(self, upsampling, synthesis, buffer: torch.Tensor) -> torch.Tensor:
-        """The same from a flat latent buffer."""
-        return self.render_values(upsampling, synthesis, buffer.index_select(0, self.pos_rows[0]))
-
     def quantized_latents(self, mode: str, temperature: float = 0.3, noise_a: float = 1.0):
         """(latents seen by the rate model, latents seen by the synthesis), in pos_idx order;
         noise_a: the noise phase's Kumaraswamy shape (centred_noise; 1 = uniform)."""

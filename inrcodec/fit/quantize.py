@@ -50,7 +50,8 @@ def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float, progress: 
     device = target.device
     y_int = model.integer_latents()
     buffer_np = y_int.cpu().numpy()
-    y_float = model.latent_values(y_int)
+    # the synthesis' input in pos_idx order, gathered once for every candidate's render
+    values = model.latent_values(y_int).index_select(0, model.pos_rows[0])
     dither = None if model.dither is None else model.dither.cpu().double().numpy()
     quant, ints = {}, {}
     overrides: dict[str, dict[str, torch.Tensor]] = {"upsampling": {}, "synthesis": {}}
@@ -73,7 +74,7 @@ def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float, progress: 
                 if not float_upsampled:
                     float_upsampled.append(run(x))
                 return float_upsampled[0]
-        image = model.render_with(upsampling, call("synthesis", model.synthesis), y_float)
+        image = model.render_values(upsampling, call("synthesis", model.synthesis), values)
         return torch.mean((image - target) ** 2).item()
 
     def quantized_tensors(params, step):

@@ -100,20 +100,22 @@ class BestState:
 
     def offer(self, loss: torch.Tensor) -> None:
         """loss: the 0-d loss of the model's current state."""
-        current = self.model.state_dict()
         if not self.on_device:
             value = loss.item()
             if value < self.cost:
                 self.cost = value
-                self.state = {k: v.detach().clone() for k, v in current.items()}
+                self.state = self._copy()
         elif self.state is None:       # a NaN loss is never kept: it stands as inf
             self.cost = torch.nan_to_num(loss.detach(), nan=math.inf)
-            self.state = {k: v.detach().clone() for k, v in current.items()}
+            self.state = self._copy()
         else:
             better = loss.detach() < self.cost
             self.cost = torch.where(better, loss.detach(), self.cost)
-            for k, v in current.items():
+            for k, v in self.model.state_dict().items():
                 self.state[k].copy_(torch.where(better, v.detach(), self.state[k]))
+
+    def _copy(self) -> dict:
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
     def best(self) -> tuple[float, dict | None]:
         """(lowest loss offered, its state), or (inf, None) if nothing was offered."""
