@@ -16,6 +16,7 @@ class Architecture:
     n_levels: int = 7                    # latent grids: full resolution, 1/2, ... 1/2^(n_levels-1)
     latent_channels: int = 1             # channels per grid
     arm_context: int = 12                # causal neighbours the ARM sees (nearest first)
+    arm_parents: int = 0                 # co-located latents of the next coarser grids it sees too
     arm_hidden: tuple[int, ...] = (8,)   # ARM hidden widths (ReLU)
     upsampling_taps: int = 8             # symmetric separable x2 kernel, learned, bicubic init
     synthesis_hidden: tuple[int, ...] = (12,)  # per-pixel 1x1 layers (ReLU)
@@ -26,6 +27,8 @@ class Architecture:
             (1 <= self.n_levels <= 12, "n_levels must be in 1..12"),
             (1 <= self.latent_channels <= 4, "latent_channels must be in 1..4"),
             (1 <= self.arm_context <= 24, "arm_context must be in 1..24"),
+            (0 <= self.arm_parents <= min(6, self.n_levels - 1),
+             "arm_parents must be in 0..min(6, n_levels - 1)"),
             (len(self.arm_hidden) <= 4 and all(1 <= w <= 64 for w in self.arm_hidden),
              "arm_hidden: at most 4 layers of width 1..64"),
             (self.upsampling_taps in (4, 8), "upsampling_taps must be 4 or 8"),
@@ -38,20 +41,25 @@ class Architecture:
                 raise InrcodecError(f"invalid architecture: {message}")
 
     @property
+    def arm_inputs(self) -> int:
+        """The ARM's input width for an image: spatial context, then the coarser grids' values."""
+        return self.arm_context + self.arm_parents
+
+    @property
     def latent_planes(self) -> int:
         """Channels entering the synthesis: every grid upsampled to full size."""
         return self.n_levels * self.latent_channels
 
     def to_fields(self) -> list[int]:
         """Flat integer list for the header (see bitstream.py)."""
-        return [self.n_levels, self.latent_channels, self.arm_context,
+        return [self.n_levels, self.latent_channels, self.arm_context, self.arm_parents,
                 len(self.arm_hidden), *self.arm_hidden, self.upsampling_taps,
                 len(self.synthesis_hidden), *self.synthesis_hidden, self.synthesis_residual]
 
     @classmethod
     def from_fields(cls, next_int) -> "Architecture":
         """Inverse of to_fields; `next_int()` yields the header's integers one by one."""
-        n_levels, channels, context = next_int(), next_int(), next_int()
+        n_levels, channels, context, parents = next_int(), next_int(), next_int(), next_int()
         n_arm = next_int()
         if n_arm > 4:
             raise InrcodecError("corrupt header: too many ARM layers")
@@ -61,7 +69,7 @@ class Architecture:
         if n_syn > 4:
             raise InrcodecError("corrupt header: too many synthesis layers")
         syn_hidden = tuple(next_int() for _ in range(n_syn))
-        return cls(n_levels, channels, context, arm_hidden, taps, syn_hidden, next_int())
+        return cls(n_levels, channels, context, parents, arm_hidden, taps, syn_hidden, next_int())
 
     def describe(self) -> dict:
         d = asdict(self)

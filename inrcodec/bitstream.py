@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from .errors import InrcodecError
 
 MAGIC = b"INR"
-FORMAT_VERSION = 3      # 2: image header records the latent coding (rounding or dithered)
+FORMAT_VERSION = 4      # 2: image header records the latent coding (rounding or dithered)
                         # 3: a quantization step and scale per weight tensor
+                        # 4: architecture field arm_parents (coarser-grid ARM context)
 MODE_IMAGE = 0
 MODE_VIDEO = 1          # a clip: one header, then a set of sections per group of frames
 MODE_REC = 2            # variational: weights sent by relative-entropy coding (inrcodec/variational)

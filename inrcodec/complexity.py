@@ -18,7 +18,7 @@ def macs(arch: Architecture, height: int, width: int, channels: int = 3,
     """Total MACs by component for decoding one image (or one video frame, whose ARM sees
     arm_inputs = arm_context + previous-frame neighbours)."""
     n_latents = sum(h * w for h, w in grid_sizes(arch, height, width))
-    widths = [arm_inputs or arch.arm_context, *arch.arm_hidden, 2]
+    widths = [arm_inputs or arch.arm_inputs, *arch.arm_hidden, 2]
     arm = n_latents * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
 
     taps, pad = arch.upsampling_taps, arch.upsampling_taps // 4

@@ -115,10 +115,12 @@ def encode_with_report(image: np.ndarray, *, lmbda: float = DEFAULT_LMBDA,
     torch.manual_seed(seed)
     target = torch.from_numpy(image).to(dev).permute(2, 0, 1)[None].float() / 255.0
     model = FitModel(arch, h, w, c, latent_coding=latent_coding).to(dev)
+    schedule = schedule or DEFAULT_SCHEDULE
     summary = fit(model, target, lmbda, iterations, progress=progress, time_budget=time_budget,
-                  schedule=schedule or DEFAULT_SCHEDULE)
+                  schedule=schedule)
     model = model.cpu()
-    quant, ints, buffer = choose_steps(model, target.cpu(), lmbda, progress=progress)
+    quant, ints, buffer = choose_steps(model, target.cpu(), lmbda, progress=progress,
+                                       rdoq=schedule.weight_rdoq)
     header = ImageHeader(h, w, c, arch, preset, quant, latent_coding)
     dither = None if model.dither is None else model.dither.double().numpy()
     data = _pack(header, ints, buffer, model.layout, model.network, dither)

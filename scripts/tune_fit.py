@@ -54,19 +54,30 @@ VARIANTS = {                                  # name: Schedule overrides of the 
     # the knobs of `medium grad clip 0.03` (the shipped schedule): refitted after a change of
     # the fitting code, against that variant's committed points
     "shipped schedule refitted": {**MEDIUM, "grad_clip": 0.03},
+    # coarser-grid ARM context (Architecture.arm_parents) on the shipped `medium` schedule
+    **{f"medium parents {n}": {**MEDIUM, "grad_clip": 0.03, "arm_parents": n} for n in (0, 1, 2, 3)},
+    "medium soap": {**MEDIUM, "grad_clip": 0.03, "network_optimizer": "soap"},
+    "medium weight rdoq": {**MEDIUM, "grad_clip": 0.03, "weight_rdoq": True},
 }
 
 
+ARCH_KNOBS = ("arm_parents",)   # variant keys that change the preset's Architecture, not Schedule
+
+
 def point(job) -> dict:
+    import dataclasses
     import torch
+    from inrcodec.arch import PRESETS
     torch.set_num_threads(1)
     from inrcodec.encoder import encode_with_report
     from inrcodec.fit.train import Schedule
     variant, image, lmbda, iterations, size = job
     knobs = {**BASELINE, **VARIANTS[variant]}
     preset = knobs.pop("preset", "low")
+    arch = {k: knobs.pop(k) for k in ARCH_KNOBS if k in knobs}
+    arch = dataclasses.replace(PRESETS[preset], **arch) if arch else None
     _, r = encode_with_report(train_crop(image, size), lmbda=lmbda, iterations=iterations, device="cpu",
-                              preset=preset, schedule=Schedule(**knobs))
+                              preset=preset, arch=arch, schedule=Schedule(**knobs))
     return point_row(variant, image, lmbda, r)
 
 

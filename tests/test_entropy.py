@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,10 +15,10 @@ from inrcodec.entropy.laplace import (LOG_SCALE_MIN, LOG_SCALE_STEPS_PER_NAT, MU
                                       SCALES, WEIGHT_SCALES, laplace_bits_np)
 from inrcodec.entropy.weights import N_STEPS, dequantize, quantize, step_parts, step_value
 from inrcodec.model.arm import Arm
-from inrcodec.model.latents import LatentLayout
+from inrcodec.model.latents import ZERO_SLOT, LatentLayout
 
 
-def random_int_arm(arch, rng, weight_step=30, bias_step=26):
+def random_int_arm(arch, rng, weight_step=30, bias_step=26, fractional_inputs=False):
     """A float ARM with quantized random weights, and the matching integer ARM."""
     arm = Arm(arch)
     layers = []
@@ -28,7 +29,7 @@ def random_int_arm(arch, rng, weight_step=30, bias_step=26):
             layer.weight.copy_(torch.from_numpy(dequantize(w, weight_step)))
             layer.bias.copy_(torch.from_numpy(dequantize(b, bias_step)))
             layers.append(IntLayer(w, b, weight_step, bias_step))
-    return arm.double(), IntArm(layers)
+    return arm.double(), IntArm(layers, fractional_inputs)
 
 
 @pytest.mark.parametrize("preset", list(PRESETS))
@@ -109,11 +110,17 @@ def test_latent_coding_matches_integer_model_rate():
     assert np.array_equal(coder.decode_latents(layout, int_arm, data), buf)
 
 
-@pytest.mark.parametrize("preset", list(PRESETS))
-@pytest.mark.parametrize("size", [(1, 1), (5, 3), (37, 53), (64, 64)])
-def test_wavefront_is_causal(preset, size):
+# every preset, and coarser-grid context (arm_parents) with one and with several channels
+ARCHS = {**PRESETS, "medium+parents1": replace(PRESETS["medium"], arm_parents=1),
+         "medium+parents6": replace(PRESETS["medium"], arm_parents=6),
+         "low 2ch+parents2": replace(PRESETS["low"], latent_channels=2, arm_parents=2)}
+
+
+@pytest.mark.parametrize("arch", list(ARCHS))
+@pytest.mark.parametrize("size", [(1, 1), (5, 3), (37, 53), (64, 64), (150, 420)])
+def test_wavefront_is_causal(arch, size):
     """Every context latent is decoded in a strictly earlier wavefront step than its user."""
-    layout = LatentLayout(PRESETS[preset], *size)
+    layout = LatentLayout(ARCHS[arch], *size)
     order, bounds = layout.wavefront
     step = np.empty(layout.n_latents, np.int64)
     for t, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
@@ -126,6 +133,48 @@ def test_wavefront_is_causal(preset, size):
     assert np.all(ctx_step[valid] < np.broadcast_to(step[:, None], ctx_step.shape)[valid])
     # padding really is padding: never another latent's position
     assert np.all(np.isin(layout.ctx_idx[~valid], layout.pos_idx, invert=True))
+
+
+@pytest.mark.parametrize("size", [(5, 3), (150, 420)])
+def test_parent_context_is_the_colocated_coarser_latent(size):
+    """With arm_parents, the last ARM inputs of latent (i, j) of a grid are latent
+    (i >> d, j >> d) of the same channel d levels coarser, and a padding zero past the last."""
+    arch = ARCHS["low 2ch+parents2"]
+    layout = LatentLayout(arch, *size)
+    c, n_ctx = arch.latent_channels, arch.arm_context
+    starts = np.cumsum([0] + [h * w for h, w in layout.grid_shapes])
+    grid_pos = [layout.pos_idx[a:b].reshape(hw) for a, b, hw in
+                zip(starts[:-1], starts[1:], layout.grid_shapes)]
+    assert layout.ctx_idx.shape == (layout.n_latents, n_ctx + arch.arm_parents)
+    assert not layout.valid_mask()[ZERO_SLOT]
+    rng = np.random.default_rng(1)
+    for grid, (h, w) in enumerate(layout.grid_shapes):
+        for _ in range(5):
+            i, j = rng.integers(h), rng.integers(w)
+            row = starts[grid] + i * w + j
+            for d in range(1, arch.arm_parents + 1):
+                parent = grid + d * c
+                expected = (grid_pos[parent][i >> d, j >> d] if parent < len(grid_pos)
+                            else ZERO_SLOT)
+                assert layout.ctx_idx[row, n_ctx + d - 1] == expected
+
+
+@pytest.mark.parametrize("dithered", [False, True])
+def test_latents_with_parent_context_round_trip(dithered):
+    """Coded under an ARM that reads coarser grids, latents decode back exactly, and cost what
+    latent_bits() promises."""
+    from inrcodec.entropy.dither import latent_dither
+    rng = np.random.default_rng(7)
+    arch = ARCHS["medium+parents1"]
+    layout = LatentLayout(arch, 70, 90)
+    _, int_arm = random_int_arm(arch, rng, fractional_inputs=dithered)
+    buf = np.zeros(layout.buffer_size, np.int64)
+    buf[layout.pos_idx] = np.round(rng.laplace(0, 2.0, layout.n_latents)).astype(np.int64)
+    dither = latent_dither(layout.valid_mask()) if dithered else None
+    data = coder.encode_latents(layout, int_arm, buf, dither)
+    ideal = coder.latent_bits(layout, int_arm, buf, dither)
+    assert abs(8 * len(data) - ideal) <= 0.01 * ideal + 64
+    assert np.array_equal(coder.decode_latents(layout, int_arm, data, dither), buf)
 
 
 @pytest.mark.parametrize("preset", list(PRESETS))

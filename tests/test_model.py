@@ -1,6 +1,8 @@
 """The fitting-speed rewrites must compute the same functions as their plain definitions."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -70,6 +72,7 @@ def test_wide_arm_equals_row_arm():
 
 
 @pytest.mark.parametrize("make", [lambda: FitModel(preset("low"), 37, 53, 3),
+                                  lambda: FitModel(replace(preset("low"), arm_parents=2), 37, 53, 3),
                                   lambda: VideoFitModel(preset("low"), 2, 3, 20, 24, 3)])
 def test_rate_equals_gathered_definition(make):
     torch.manual_seed(0)

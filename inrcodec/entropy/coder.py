@@ -136,24 +136,34 @@ def decode_latents(layout: LatentLayout, arm: IntArm, data: bytes,
     The hot loop keeps latent values in a float64 buffer (integer-valued, or k + u with a dither)
     so contexts feed the ARM's BLAS matmul without conversions; one ARM call and one constriction
     call per step. Contexts are gathered as `pos + deltas` (one row pitch for all grids), so
-    nothing per-latent is precomputed beyond the coding order.
+    nothing per-latent is precomputed beyond the coding order and, with arm_parents, the
+    coarser latents each one reads.
     """
     dec = _decoder(data)
     buffer = np.zeros(layout.buffer_size, np.float64)
     order, bounds = layout.wavefront
     pos = layout.pos_idx[order]
     deltas = layout.deltas[None, :]
+    parents = layout.parent_idx[order] if layout.arch.arm_parents else None
+
+    def contexts(a, b):
+        p = pos[a:b]
+        ctx = buffer[p[:, None] + deltas]
+        if parents is not None:
+            ctx = np.concatenate([ctx, buffer[parents[a:b]]], axis=1)
+        return p, ctx
+
     decode, raw, scales = dec.decode, arm.raw, SCALES
     if dither is None:
         for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-            p = pos[a:b]
-            mu, k = raw(buffer[p[:, None] + deltas])
+            p, ctx = contexts(a, b)
+            mu, k = raw(ctx)
             buffer[p] = decode(_LATENT_FAMILY, mu, scales[k.astype(np.intp)])
         _check_consumed(dec)
         return buffer.astype(np.int64)
     for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-        p = pos[a:b]
-        mu, k = raw(buffer[p[:, None] + deltas])
+        p, ctx = contexts(a, b)
+        mu, k = raw(ctx)
         u = dither[p]
         buffer[p] = decode(_LATENT_FAMILY, mu - u, scales[k.astype(np.intp)]) + u
     _check_consumed(dec)

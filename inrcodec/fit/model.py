@@ -148,21 +148,27 @@ class FitModel(nn.Module):
         # stay out of the state dict (not copied when the fit keeps its best state).
         # int32 where it fits: half the memory (a video group's contexts hold 41 indices per
         # latent) and faster gathers.
+        # Coarser-grid inputs (arch.arm_parents) are the last context rows; several latents
+        # read the same parent, which RowGather's inverse cannot express, so those few rows
+        # are a plain index_select (an index_add backward).
         pos = self.layout.pos_idx
         slot = np.full(self.layout.buffer_size, len(pos), dtype=np.int64)
         slot[pos] = np.arange(len(pos))
         ctx_src = np.ascontiguousarray(slot[self.layout.ctx_idx.T])     # [K, n] context-major
+        n_parents = self.layout.arch.arm_parents
+        spatial_src, parent_src = ctx_src[:len(ctx_src) - n_parents], ctx_src[len(ctx_src) - n_parents:]
         dtype = np.int32 if max(ctx_src.size, self.layout.buffer_size) < 2 ** 31 - 1 else np.int64
         for name, index in (("pos_rows", pos[None]), ("pos_inverse", slot[None]),
-                            ("ctx_src", ctx_src),
-                            ("ctx_inverse", gather_inverse(ctx_src, len(pos), dtype))):
+                            ("ctx_src", spatial_src),
+                            ("ctx_inverse", gather_inverse(spatial_src, len(pos), dtype)),
+                            ("parent_src", parent_src.ravel())):
             self.register_buffer(name, torch.from_numpy(index.astype(dtype, copy=False)),
                                  persistent=False)
         dither = latent_dither(valid) if latent_coding == "uq" else None
         self.register_buffer("dither", None if dither is None else torch.from_numpy(dither).float())
         self.register_buffer("dither_values", None if dither is None else self.dither[pos],
                              persistent=False)
-        modules = build_modules(arch, channels, arm_inputs=len(self.layout.deltas))
+        modules = build_modules(arch, channels, arm_inputs=len(ctx_src))
         self.arm, self.upsampling, self.synthesis = (
             modules["arm"], modules["upsampling"], modules["synthesis"])
 
@@ -200,6 +206,10 @@ class FitModel(nn.Module):
     def rate_bits(self, values: torch.Tensor) -> torch.Tensor:
         """Bits of every latent (values in pos_idx order) under the float ARM."""
         ctx = RowGather.apply(values, self.ctx_src, self.ctx_inverse)
+        if self.parent_src.numel():
+            padded = torch.cat([values, values.new_zeros(1)])
+            parents = padded.index_select(0, self.parent_src).view(-1, values.shape[0])
+            ctx = torch.cat([ctx, parents])
         mu, log_scale = self.arm.forward_wide(ctx)
         return LaplaceBits.apply(values, mu, log_scale).sum()
 

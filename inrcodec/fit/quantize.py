@@ -34,6 +34,34 @@ def _flat(params) -> np.ndarray:
     return np.concatenate([p.detach().cpu().double().numpy().ravel() for _, p in params])
 
 
+def _nudge_towards_zero(q: np.ndarray, cost_of) -> np.ndarray:
+    """Weight RDOQ: one greedy pass over the non-zero integers, largest first, moving each one
+    step towards zero where that lowers the real RD cost (fewer weight bits usually outweigh the
+    small change of the output the step search already balanced). Returns the nudged copy."""
+    q = q.copy()
+    best = cost_of(q)
+    for i in np.argsort(-np.abs(q), kind="stable"):
+        if q[i] == 0:
+            break
+        old = q[i]
+        q[i] -= np.sign(old)
+        cost = cost_of(q)
+        if cost < best:
+            best = cost
+        else:
+            q[i] = old
+    return q
+
+
+def _split(flat: np.ndarray, params) -> dict[str, np.ndarray]:
+    """A group's flat integers back into its tensors' shapes, by parameter name."""
+    out, offset = {}, 0
+    for pname, p in params:
+        out[pname] = flat[offset:offset + p.numel()].reshape(tuple(p.shape))
+        offset += p.numel()
+    return out
+
+
 def _search(cost_of) -> int:
     coarse = {s: cost_of(s) for s in COARSE}
     best = min(coarse, key=coarse.get)
@@ -43,9 +71,12 @@ def _search(cost_of) -> int:
 
 
 @torch.no_grad()
-def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float, progress: bool = False):
+def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float, progress: bool = False,
+                 rdoq: bool = False):
     """Returns (quant {(module, group): (step, scale)}, ints {(module, param name): int array}).
-    progress: a bar over the groups searched (seconds each on a large image)."""
+    progress: a bar over the groups searched (seconds each on a large image). rdoq: after each
+    group's step is chosen, nudge its integers towards zero on the real RD cost
+    (_nudge_towards_zero; one evaluation per non-zero weight)."""
     n_pixels = model.n_pixels
     device = target.device
     y_int = model.integer_latents()
@@ -77,12 +108,9 @@ def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float, progress: 
         image = model.render_values(upsampling, call("synthesis", model.synthesis), values)
         return torch.mean((image - target) ** 2).item()
 
-    def quantized_tensors(params, step):
-        out = {}
-        for pname, p in params:
-            q = quantize(p.detach().cpu().numpy(), step)
-            out[pname] = torch.from_numpy(dequantize(q, step)).to(p.dtype).to(device)
-        return out
+    def tensors_of(params, q_flat, step):
+        return {pname: torch.from_numpy(dequantize(q, step)).to(p.dtype).to(device)
+                for (pname, q), (_, p) in zip(_split(q_flat, params).items(), params)}
 
     searched = len(grouped_parameters(model.arm)) + sum(
         bool(params) for name in ("synthesis", "upsampling")
@@ -96,15 +124,17 @@ def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float, progress: 
                 continue
             flat = _flat(params)
 
-            def cost(step, params=params, flat=flat, name=name):
-                bits, _ = group_bits(quantize(flat, step))
-                return mse_with(name, quantized_tensors(params, step)) + lmbda * bits / n_pixels
-            step = _search(cost)
+            def cost_of_ints(q, step, params=params, name=name):
+                bits, _ = group_bits(q)
+                return mse_with(name, tensors_of(params, q, step)) + lmbda * bits / n_pixels
+            step = _search(lambda s: cost_of_ints(quantize(flat, s), s))
+            q = quantize(flat, step)
+            if rdoq:
+                q = _nudge_towards_zero(q, lambda q, step=step: cost_of_ints(q, step))
             bar.update(1)
-            overrides[name].update(quantized_tensors(params, step))
-            quant[(name, g)] = (step, group_bits(quantize(flat, step))[1])
-            for pname, p in params:
-                ints[(name, pname)] = quantize(p.detach().cpu().numpy(), step)
+            overrides[name].update(tensors_of(params, q, step))
+            quant[(name, g)] = (step, group_bits(q)[1])
+            ints.update({(name, pname): v for pname, v in _split(q, params).items()})
         float_upsampled.clear()
 
     arm_groups = grouped_parameters(model.arm)
@@ -112,13 +142,17 @@ def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float, progress: 
 
     code_length = LatentCodeLength(model.layout, buffer_np, dither)
 
-    def arm_cost(steps):
-        ints_now = {("arm", pname): quantize(p.cpu().numpy(), steps[g])
-                    for g, params in arm_groups.items() for pname, p in params}
+    def arm_cost(steps, fixed=None):
+        """RD cost (rate only: the ARM does not touch the image) with each group at its step;
+        fixed: {group: flat integers} for groups already decided (RDOQ)."""
+        fixed = fixed or {}
+        q = {g: fixed[g] if g in fixed else quantize(arm_flat[g], s) for g, s in steps.items()}
+        ints_now = {("arm", pname): v for g, params in arm_groups.items()
+                    for pname, v in _split(q[g], params).items()}
         int_arm = int_arm_from(model.arm, {("arm", g): (s, 0) for g, s in steps.items()},
                                ints_now, dither is not None)
         bits = code_length(int_arm)
-        bits += sum(group_bits(quantize(arm_flat[g], s))[0] for g, s in steps.items())
+        bits += sum(group_bits(v)[0] for v in q.values())
         return lmbda * bits / n_pixels
 
     steps = {g: 40 for g in arm_groups}
@@ -126,8 +160,12 @@ def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float, progress: 
         steps[g] = _search(lambda s, g=g: arm_cost({**steps, g: s}))
         bar.update(1)
     bar.close()
+    decided = {g: quantize(arm_flat[g], s) for g, s in steps.items()}
+    if rdoq:
+        for g in arm_groups:
+            decided[g] = _nudge_towards_zero(decided[g],
+                                             lambda q, g=g: arm_cost(steps, {**decided, g: q}))
     for g, params in arm_groups.items():
-        quant[("arm", g)] = (steps[g], group_bits(quantize(arm_flat[g], steps[g]))[1])
-        for pname, p in params:
-            ints[("arm", pname)] = quantize(p.detach().cpu().numpy(), steps[g])
+        quant[("arm", g)] = (steps[g], group_bits(decided[g])[1])
+        ints.update({("arm", pname): v for pname, v in _split(decided[g], params).items()})
     return quant, ints, buffer_np

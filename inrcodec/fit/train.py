@@ -50,6 +50,14 @@ class Schedule:
     # Adam's second-moment decay; 0.99 on top of the clip: -0.2 %, noise
     # (benchmarks/results/tuning_fit_train256_clip_beta2.md)
     adam_beta2: float = 0.999
+    # the networks' optimizer: "adam" (with the latents', one fused Adam) or "soap" (Adam in the
+    # eigenbasis of a Shampoo preconditioner, Vyas et al. 2024, from pytorch-optimizer, as
+    # Cool-chic 5 fits its networks); the latents stay on Adam either way
+    network_optimizer: str = "adam"
+    soap_precondition_frequency: int = 10
+    # after the weight-step search, nudge integer weights towards zero where the real RD cost
+    # drops (fit.quantize._nudge_towards_zero; one evaluation per non-zero weight)
+    weight_rdoq: bool = False
 
 
 DEFAULT_SCHEDULE = Schedule()
@@ -59,19 +67,55 @@ def psnr_from_mse(mse: float) -> float:
     return 10 * math.log10(1.0 / max(mse, 1e-12))
 
 
-def _optimizer(model: FitModel, sc: Schedule) -> torch.optim.Adam:
-    latent = [model.latent]
-    networks = [p for p in model.parameters() if p is not model.latent]
+class CombinedOptimizer:
+    """Two optimizers stepped as one (latents on Adam, networks on SOAP): the interface
+    take_step and the warm-up use (param_groups with their "scale", zero_grad, step, state)."""
+
+    def __init__(self, *optimizers: torch.optim.Optimizer):
+        self.optimizers = optimizers
+
+    @property
+    def param_groups(self) -> list[dict]:
+        return [g for opt in self.optimizers for g in opt.param_groups]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for opt in self.optimizers:
+            opt.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        for opt in self.optimizers:
+            opt.step()
+
+    def state_dict(self) -> list[dict]:
+        return [opt.state_dict() for opt in self.optimizers]
+
+    def load_state_dict(self, states: list[dict]) -> None:
+        for opt, state in zip(self.optimizers, states):
+            opt.load_state_dict(state)
+
+
+NETWORK_OPTIMIZERS = ("adam", "soap")
+
+
+def _optimizer(model: FitModel, sc: Schedule):
+    latent = {"params": [model.latent], "scale": sc.latent_lr_multiplier}
+    networks = {"params": [p for p in model.parameters() if p is not model.latent], "scale": 1.0}
+    if sc.network_optimizer not in NETWORK_OPTIMIZERS:
+        raise ValueError(f"unknown network optimizer {sc.network_optimizer!r}")
     # fused: one kernel for every parameter (0.55 -> 0.16 ms a step for `medium` at 256x256 on
     # two CPU threads); same update rule
-    return torch.optim.Adam([{"params": latent, "scale": sc.latent_lr_multiplier},
-                             {"params": networks, "scale": 1.0}], lr=sc.lr, eps=sc.adam_eps,
-                            betas=(0.9, sc.adam_beta2), fused=True)
+    adam = dict(lr=sc.lr, eps=sc.adam_eps, betas=(0.9, sc.adam_beta2), fused=True)
+    if sc.network_optimizer == "adam":
+        return torch.optim.Adam([latent, networks], **adam)
+    from pytorch_optimizer import SOAP
+    soap = SOAP([networks], lr=sc.lr, betas=(0.95, 0.95), weight_decay=0.0, eps=sc.adam_eps,
+                precondition_frequency=sc.soap_precondition_frequency)
+    return CombinedOptimizer(torch.optim.Adam([latent], **adam), soap)
 
 
 def _reinitialise(model: FitModel) -> None:
     """A fresh random start in place: latents zero, networks re-drawn with their own init."""
-    fresh = build_modules(model.arch, model.channels, arm_inputs=len(model.layout.deltas))
+    fresh = build_modules(model.arch, model.channels, arm_inputs=model.arm.layers[0].in_features)
     with torch.no_grad():
         model.latent.zero_()
         for name, module in fresh.items():
@@ -122,7 +166,7 @@ class BestState:
         return float(self.cost), self.state
 
 
-def take_step(model: FitModel, opt: torch.optim.Optimizer, target: torch.Tensor, lmbda: float,
+def take_step(model: FitModel, opt, target: torch.Tensor, lmbda: float,
               sc: Schedule, lr: float, temperature: float, noise_a: float, noise_phase: bool,
               on_loss=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One fitting step (the one `fit` takes and benchmarks/fit_speed.py times): the loss under

@@ -14,9 +14,9 @@ from ..entropy.laplace import LOG_SCALE_MAX, LOG_SCALE_MIN
 
 class Arm(nn.Module):
     def __init__(self, arch: Architecture, in_features: int | None = None):
-        """in_features: context size (default arch.arm_context; video adds previous-frame inputs)."""
+        """in_features: context size (default arch.arm_inputs; video adds previous-frame inputs)."""
         super().__init__()
-        widths = [in_features or arch.arm_context, *arch.arm_hidden, 2]
+        widths = [in_features or arch.arm_inputs, *arch.arm_hidden, 2]
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
         with torch.no_grad():
             self.layers[-1].weight.mul_(0.1)

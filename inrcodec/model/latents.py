@@ -44,6 +44,8 @@ def grid_sizes(arch: Architecture, height: int, width: int) -> list[tuple[int, i
 
 
 TILE_ROWS, TILE_COLS = 64, 192   # part of the format: contexts never cross a tile edge
+ZERO_SLOT = 0                    # a buffer position that is always padding (the first block's
+                                 # top-left corner): what a missing coarser context reads
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,9 @@ class LatentLayout(TorchPositions):
       steps of ~1300 latents instead of ~2500 steps of ~200). The price is the context lost on
       tile edges: at 768x512, 3.6-5.8 % of latents (by preset) miss part of their context; the
       rate this costs is not yet measured separately.
+
+    With arch.arm_parents the ARM also reads the co-located latents of coarser grids (parent_idx):
+    coarse levels then decode ahead of fine ones (level_delays), still all in one wavefront.
     """
 
     def __init__(self, arch: Architecture, height: int, width: int):
@@ -115,9 +120,9 @@ class LatentLayout(TorchPositions):
         return sum(h * w for h, w in self.grid_shapes)
 
     @cached_property
-    def _grid_coords(self) -> tuple[np.ndarray, np.ndarray]:
-        """(flat buffer index, wavefront step) of every latent, grid by grid in raster order."""
-        pos, step = [], []
+    def _grid_maps(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per grid, [h, w] maps of (flat buffer index, wavefront step within the tile)."""
+        maps = []
         for (h, w), tiles in zip(self.grid_shapes, self.blocks):
             p = np.empty((h, w), np.int64)
             t = np.empty((h, w), np.int64)
@@ -125,9 +130,58 @@ class LatentLayout(TorchPositions):
                 i, j = np.arange(b.h)[:, None], np.arange(b.w)[None, :]
                 p[b.row0:b.row0 + b.h, b.col0:b.col0 + b.w] = b.first() + i * b.stride + j
                 t[b.row0:b.row0 + b.h, b.col0:b.col0 + b.w] = j + self.slope * i
-            pos.append(p.ravel())
-            step.append(t.ravel())
+            maps.append((p, t))
+        return maps
+
+    def _parents(self, grid: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """(coarser grid, rows, cols) of the co-located latent that each latent of `grid` reads
+        from each of the next arch.arm_parents coarser levels (same channel): nearest
+        upsampling, latent (i, j) reads (i >> d, j >> d) of the grid d levels coarser."""
+        c, (h, w) = self.arch.latent_channels, self.grid_shapes[grid]
+        level = grid // c
+        out = []
+        for d in range(1, self.arch.arm_parents + 1):
+            if level + d < self.arch.n_levels:
+                out.append((grid + d * c, np.arange(h)[:, None] >> d, np.arange(w)[None, :] >> d))
+        return out
+
+    @cached_property
+    def level_delays(self) -> list[int]:
+        """Wavefront delay of each level: 0 for the coarsest, and each finer level the smallest
+        delay that puts every coarser latent it reads (arm_parents) in an earlier step. Tiles do
+        not line up across levels (one tile of grid l+1 covers 2x2 tiles of grid l), so at
+        768x512 the finer levels wait ~100-200 steps each; without parents every delay is 0."""
+        c, n = self.arch.latent_channels, self.arch.n_levels
+        delays = [0] * n
+        for level in range(n - 2, -1, -1):
+            need = 0
+            for ch in range(c):
+                grid = level * c + ch
+                t = self._grid_maps[grid][1]
+                for parent, rows, cols in self._parents(grid):
+                    parent_steps = self._grid_maps[parent][1][rows, cols] + delays[parent // c]
+                    need = max(need, int((parent_steps - t).max()) + 1)
+            delays[level] = need
+        return delays
+
+    @cached_property
+    def _grid_coords(self) -> tuple[np.ndarray, np.ndarray]:
+        """(flat buffer index, wavefront step) of every latent, grid by grid in raster order."""
+        c = self.arch.latent_channels
+        pos = [p.ravel() for p, _ in self._grid_maps]
+        step = [t.ravel() + self.level_delays[k // c] for k, (_, t) in enumerate(self._grid_maps)]
         return np.concatenate(pos), np.concatenate(step)
+
+    @cached_property
+    def parent_idx(self) -> np.ndarray:
+        """[n_latents, arm_parents] flat indices of each latent's coarser co-located latents
+        (pos_idx order); ZERO_SLOT, a padding position, where no coarser grid is left."""
+        out = np.full((self.n_latents, self.arch.arm_parents), ZERO_SLOT, np.int64)
+        starts = self._grid_starts
+        for grid in range(len(self.grid_shapes)):
+            for col, (parent, rows, cols) in enumerate(self._parents(grid)):
+                out[starts[grid]:starts[grid + 1], col] = self._grid_maps[parent][0][rows, cols].ravel()
+        return out
 
     @property
     def pos_idx(self) -> np.ndarray:
@@ -146,16 +200,20 @@ class LatentLayout(TorchPositions):
 
     @cached_property
     def ctx_idx(self) -> np.ndarray:
-        """[n_latents, arm_context] flat indices of each latent's causal neighbours."""
-        return self.pos_idx[:, None] + self.deltas[None, :]
+        """[n_latents, arm_inputs] flat indices of each latent's ARM inputs: its causal
+        neighbours, then its coarser co-located latents (parent_idx)."""
+        spatial = self.pos_idx[:, None] + self.deltas[None, :]
+        if not self.arch.arm_parents:
+            return spatial
+        return np.concatenate([spatial, self.parent_idx], axis=1)
 
     @cached_property
     def wavefront(self) -> tuple[np.ndarray, np.ndarray]:
         """(order, bounds): latents in coding order, and where each wavefront step starts.
 
-        Step t holds every latent with j + slope*i == t (tile coordinates) in every tile of every
-        grid, in grid-raster order within the step (a stable sort of the step numbers). Encoder
-        and decoder both use this order.
+        Step t holds every latent with j + slope*i + level_delays[level] == t (tile coordinates)
+        in every tile of every grid, in grid-raster order within the step (a stable sort of the
+        step numbers). Encoder and decoder both use this order.
         """
         t = self._grid_coords[1]
         order = np.argsort(t, kind="stable")

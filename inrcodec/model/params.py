@@ -23,7 +23,7 @@ BIAS_GROUP = "bias"
 
 def build_modules(arch: Architecture, channels: int,
                   arm_inputs: int | None = None) -> dict[str, nn.Module]:
-    """arm_inputs: the ARM's context size when it differs from arch.arm_context (video)."""
+    """arm_inputs: the ARM's context size when it differs from arch.arm_inputs (video)."""
     return {"arm": Arm(arch, arm_inputs), "upsampling": Upsampling(arch.upsampling_taps),
             "synthesis": Synthesis(arch, channels)}
 

@@ -142,7 +142,8 @@ def encode_video_with_report(frames: Iterable[np.ndarray], fps=DEFAULT_FPS, *,
         summary = fit(model, target, lmbda, iterations, progress=progress, schedule=VIDEO_SCHEDULE,
                       time_budget=time_budget, desc=label, leave=True)
         model = model.cpu()
-        quant, ints, buffer = choose_steps(model, target.cpu(), lmbda, progress=progress)
+        quant, ints, buffer = choose_steps(model, target.cpu(), lmbda, progress=progress,
+                                           rdoq=VIDEO_SCHEDULE.weight_rdoq)
         group_sections = coded_sections(quant, ints, buffer, model.layout, model.network)
 
         # Verify through the decoder's own path, then measure the real decoded frames.

@@ -62,6 +62,8 @@ class VideoLayout(TorchPositions):
         if not 1 <= frames <= MAX_GROUP:
             raise InrcodecError(f"a group holds 1..{MAX_GROUP} frames, got {frames}")
         assert TEMPORAL_RADIUS <= PAD
+        if arch.arm_parents:
+            raise InrcodecError("video groups do not use coarser-grid ARM context (arm_parents)")
         self.arch, self.frames, self.height, self.width = arch, frames, height, width
         self.temporal_context = temporal_context
         self.frame = LatentLayout(arch, height, width)
