@@ -45,6 +45,33 @@ def _int_at_least(minimum: int):
 
 
 _non_negative_int = _int_at_least(0)
+SEED_MAX = (1 << 64) - 1
+
+
+def _seed(text: str) -> int:
+    value = _non_negative_int(text)
+    if value > SEED_MAX:
+        raise argparse.ArgumentTypeError(f"must be at most 2^64 - 1, got {value}")
+    return value
+
+
+def _pixel_count(text: str) -> int:
+    """A number of pixels: 67108864, 64e6, or WxH (8192x8192)."""
+    t = text.strip().lower()
+    try:
+        if "x" in t:
+            w, h = (int(v) for v in t.split("x"))
+            value = w * h
+        else:
+            f = float(t)
+            if not (math.isfinite(f) and f == int(f)):
+                raise ValueError
+            value = int(f)
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(f"not a pixel count (N or WxH): {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 pixel, got {text}")
+    return value
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -57,15 +84,30 @@ def _size(text: str) -> tuple[int, int]:
     return h, w
 
 
+def _command(sub, name: str, summary: str) -> argparse.ArgumentParser:
+    """A subcommand whose one-line summary (what it does, its defaults) is both its line in
+    `inrcodec --help` and the description of `inrcodec NAME --help`."""
+    return sub.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .arch import DEFAULT_PRESET, PRESET_CHOICES, PRESETS
     from .defaults import DEFAULT_LMBDA
 
-    p = _Parser(prog="inrcodec", description="Overfitted neural image codec.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    from .limits import DEFAULT_MAX_PIXELS
+    max_side = math.isqrt(DEFAULT_MAX_PIXELS)
 
-    e = sub.add_parser("encode", help="fit a network to an image and write an .inr file")
-    e.add_argument("input")
+    p = _Parser(prog="inrcodec",
+                description="Compress an image (or a video) by overfitting a tiny neural network "
+                            "to it; the .inr file is the network. Run 'inrcodec COMMAND --help' "
+                            "for a command's options and defaults.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    encode_help = ("fit a network to an image or video and write an .inr file (defaults: "
+                   f"lambda {DEFAULT_LMBDA}, preset {DEFAULT_PRESET}, 2000 steps on CPU / 10000 "
+                   "on CUDA, output INPUT.inr)")
+    e = _command(sub, "encode", encode_help)
+    e.add_argument("input", help="image file, video file (.mp4 .mkv .y4m ...) or directory of frames")
     e.add_argument("-o", "--output", help="output .inr (default: INPUT with .inr suffix)")
     e.add_argument("--lmbda", type=_positive_float, default=None,   # None: DEFAULT_LMBDA (cmd_encode)
                    help=f"rate weight: larger = smaller file (default {DEFAULT_LMBDA})")
@@ -77,12 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="fitting steps (default 2000 on CPU, 10000 on CUDA)")
     steps.add_argument("--time-budget", type=_positive_float, default=None, metavar="SECONDS",
                        help="fit for this wall-clock time instead of a step count "
-                            "(the schedule is stretched to fit)")
+                            "(the schedule is stretched to fit; default: none, --iterations "
+                            "applies)")
     e.add_argument("--latent-coding", choices=["round", "uq"], default=None,   # None: round
                    help="how latents become symbols: round (default), or uq = universal "
                         "quantization with a shared dither (decoder sees exactly the training noise)")
-    e.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    e.add_argument("--seed", type=_non_negative_int, default=0)
+    e.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where to fit (default auto: CUDA if available)")
+    e.add_argument("--seed", type=_seed, default=0, help="random seed, 0..2^64-1 (default 0)")
     e.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.add_argument("--json", action="store_true", help="print a JSON report on stdout")
@@ -91,24 +135,35 @@ def build_parser() -> argparse.ArgumentParser:
     from .variational.cli import add_encode_arguments as add_rec_arguments
     add_rec_arguments(e)
 
-    d = sub.add_parser("decode", help="decode an .inr file to a PNG (video: PNG frames or .y4m)")
-    d.add_argument("input")
-    d.add_argument("-o", "--output", help="output image (default: INPUT with .png suffix); for "
-                   "a video a directory of PNG frames (default INPUT_frames/), a .y4m, or "
-                   "(lossy) .mp4/.mkv/.mov/.avi")
+    decode_help = ("decode an .inr file to a lossless image, or a video to PNG frames / .y4m "
+                   f"(defaults: INPUT_decoded.png, INPUT_frames/; pictures up to {max_side}x"
+                   f"{max_side} pixels)")
+    d = _command(sub, "decode", decode_help)
+    d.add_argument("input", help=".inr file (image, rec or video mode)")
+    d.add_argument("-o", "--output", help="output image (default: INPUT_decoded.png; .png .ppm "
+                   ".pgm .bmp .tif); for a video a directory of PNG frames (default "
+                   "INPUT_frames/), a .y4m, or (lossy) .mp4/.mkv/.mov/.avi")
+    d.add_argument("--max-pixels", type=_pixel_count, default=DEFAULT_MAX_PIXELS, metavar="N",
+                   help=f"refuse pictures larger than N pixels (N or WxH; default "
+                        f"{DEFAULT_MAX_PIXELS} = {max_side}x{max_side}; for a video, per group "
+                        "of frames); "
+                        "files needing more memory than is free are refused whatever N")
     d.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
     d.add_argument("--json", action="store_true", help="print a JSON report on stdout")
 
-    i = sub.add_parser("info", help="describe an .inr file")
-    i.add_argument("input")
-    i.add_argument("--json", action="store_true")
+    info_help = "describe an .inr file: size, mode, architecture, bytes per section, MACs/pixel"
+    i = _command(sub, "info", info_help)
+    i.add_argument("input", help=".inr file")
+    i.add_argument("--json", action="store_true", help="print JSON instead of text")
 
-    pr = sub.add_parser("profile", help="decode MACs/pixel by component, per preset")
-    pr.add_argument("--preset", choices=list(PRESETS), default=None)
+    profile_help = ("decode cost in MACs/pixel by component, per preset (defaults: every preset, "
+                    "512x768 RGB, image decoder)")
+    pr = _command(sub, "profile", profile_help)
+    pr.add_argument("--preset", choices=list(PRESETS), default=None, help="one preset (default: all)")
     pr.add_argument("--size", type=_size, default=None, help="image size HxW (default 512x768)")
     pr.add_argument("--video", action="store_true",
                     help="video decoder (the ARM also sees the previous frame)")
-    pr.add_argument("--json", action="store_true")
+    pr.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     def executor_args(b):
         b.add_argument("-o", "--output", required=True, metavar="OUTPUT_DIR",
@@ -121,8 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="parallel workers (default: one per CPU core, or one per GPU)")
         b.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
-    eb = sub.add_parser("encode-batch", help="encode every image under a directory (resumable)")
-    eb.add_argument("input_dir")
+    eb_help = ("encode every image under a directory into a mirrored tree of .inr files plus "
+               f"results.csv, resumable (defaults: lambda {DEFAULT_LMBDA}, preset {DEFAULT_PRESET}, "
+               "one worker per CPU core or GPU)")
+    eb = _command(sub, "encode-batch", eb_help)
+    eb.add_argument("input_dir", help="directory of images (searched recursively)")
     executor_args(eb)
     eb.add_argument("--gpus-per-task", type=float, default=None, metavar="F",
                     help="GPUs per Ray task (default 1 when the cluster has GPUs, else 0)")
@@ -134,13 +192,15 @@ def build_parser() -> argparse.ArgumentParser:
     eb_steps.add_argument("--iterations", type=_non_negative_int, default=None, metavar="N",
                           help="fitting steps per image (default 2000 on CPU, 10000 on CUDA)")
     eb_steps.add_argument("--time-budget", type=_positive_float, default=None, metavar="SECONDS",
-                          help="fitting time per image")
-    eb.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    eb.add_argument("--seed", type=_non_negative_int, default=0)
+                          help="fitting time per image (default: none, --iterations applies)")
+    eb.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                    help="where to fit (default auto: CUDA if available)")
+    eb.add_argument("--seed", type=_seed, default=0, help="random seed, 0..2^64-1 (default 0)")
 
-    db = sub.add_parser("decode-batch", help="decode every .inr under a directory to PNGs "
-                                             "(a video to a folder of PNG frames)")
-    db.add_argument("input_dir")
+    db_help = ("decode every .inr under a directory to PNGs (a video to a folder of PNG frames) "
+               "plus results.csv (defaults: skip outputs that exist, one worker per CPU core)")
+    db = _command(sub, "decode-batch", db_help)
+    db.add_argument("input_dir", help="directory of .inr files (searched recursively)")
     executor_args(db)
     db.add_argument("--force", action="store_true", help="decode again even if the output exists")
     return p
@@ -148,6 +208,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _default_output(inp: str, suffix: str) -> str:
     return str(Path(inp).with_suffix(suffix))
+
+
+def default_decoded_name(inp: str, suffix: str = ".png") -> str:
+    """photo.inr -> photo_decoded.png: never the name of the photo it was encoded from."""
+    p = Path(inp)
+    return str(p.with_name(p.stem + "_decoded" + suffix))
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths name the same file (resolved, or the same inode: hard links)."""
+    pa, pb = Path(a), Path(b)
+    try:
+        if pa.resolve() == pb.resolve():
+            return True
+        return pa.exists() and pb.exists() and os.path.samefile(pa, pb)
+    except OSError:
+        return False
+
+
+def image_encode_check(preset: str):
+    """check_size for io.read_image: the grid codec's memory estimate for the preset `auto`
+    resolves to at that size, run from the file's header before its pixels are decoded."""
+    def check(height: int, width: int, channels: int) -> None:
+        from .arch import preset as get_preset, resolve_preset
+        from .limits import check_image_encode
+        check_image_encode(get_preset(resolve_preset(preset, height * width)), height, width, channels)
+    return check
 
 
 def cmd_encode(args) -> int:
@@ -186,10 +273,10 @@ def cmd_encode(args) -> int:
     from .encoder import encode_with_report
 
     output = args.output or _default_output(args.input, ".inr")
-    if Path(output).resolve() == Path(args.input).resolve():
+    if same_file(output, args.input):
         raise InrcodecError("output would overwrite the input")
     io.check_writable(output, args.force)
-    image = io.read_image(args.input)
+    image = io.read_image(args.input, check_size=image_encode_check(args.preset))
     data, report = encode_with_report(image, lmbda=args.lmbda, preset=args.preset,
                                       iterations=args.iterations, device=args.device,
                                       seed=args.seed, progress=not args.quiet,
@@ -211,18 +298,21 @@ def cmd_decode(args) -> int:
 
     from . import io
     from .decode import decode
+    from .limits import DEFAULT_MAX_PIXELS
 
     data = io.read_bytes(args.input)
     from .video.cli import is_video_data
     if is_video_data(data):
         from .video.cli import cmd_decode as cmd_decode_video
         return cmd_decode_video(args, data)
-    output = args.output or _default_output(args.input, ".png")
-    io.check_writable(output, args.force)
+    output = args.output or default_decoded_name(args.input)
+    if same_file(output, args.input):
+        raise InrcodecError("output would overwrite the input")
     if Path(output).suffix.lower() not in io.LOSSLESS_SUFFIXES:
         raise InrcodecError(f"output must be a lossless image ({', '.join(sorted(io.LOSSLESS_SUFFIXES))})")
+    io.check_writable(output, args.force)
     start = time.perf_counter()
-    image = decode(data)
+    image = decode(data, max_pixels=getattr(args, "max_pixels", DEFAULT_MAX_PIXELS))
     seconds = time.perf_counter() - start
     io.write_image(output, image, args.force)
     if args.json:
@@ -329,12 +419,30 @@ COMMANDS = {"encode": cmd_encode, "decode": cmd_decode, "info": cmd_info, "profi
             "encode-batch": cmd_encode_batch, "decode-batch": cmd_decode_batch}
 
 
+EXIT_BROKEN_PIPE = 141     # 128 + SIGPIPE: what `cat`, `ls` ... exit with when a reader goes away
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe: point stdout at /dev/null so the interpreter's final flush is silent."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):   # stdout without a file descriptor (tests)
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .memory import retain_freed_memory
     retain_freed_memory()        # a short-lived process whose fits reuse the same activations
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()       # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:      # e.g. `inrcodec info x.inr | head -1`: the reader has all it wants
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
     except InrcodecError as exc:
         sys.stderr.write(f"inrcodec: error: {exc}\n")
         return 1
@@ -342,6 +450,12 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("inrcodec: error: interrupted\n")
         return 130
     except Exception as exc:  # never a traceback for users
+        from .limits import is_memory_error
+        if is_memory_error(exc):
+            text = " ".join(str(exc).split())[:200]
+            sys.stderr.write(f"inrcodec: error: out of memory ({type(exc).__name__}"
+                             f"{': ' + text if text else ''})\n")
+            return 1
         if os.environ.get("INRCODEC_DEBUG"):
             raise
         sys.stderr.write(f"inrcodec: error: internal error: {type(exc).__name__}: {exc}\n")

@@ -5,6 +5,7 @@ float modules (with weights rebuilt from their integers).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,13 +16,30 @@ from .entropy import coder
 from .entropy.dither import latent_dither
 from .entropy.int_arm import IntArm, IntLayer
 from .entropy.weights import dequantize
+from .entropy.laplace import LATENT_MAX
 from .errors import InrcodecError
 from .header import ImageHeader
+from .limits import (DEFAULT_MAX_PIXELS, check_decode, image_decode_bytes, is_memory_error,
+                     out_of_memory)
 from .model.latents import LatentLayout
 from .model.params import BIAS_GROUP, MODULE_NAMES, build_modules, grouped_parameters
 from .model.render import render
 
 SECTION_NAMES = (*MODULE_NAMES, "latents")
+
+# The fewest bits any latent can cost: constriction's quantized Laplace (probability precision
+# 2^-24, as rec/index.py) leaves each of the other 2 * LATENT_MAX symbols at least 2^-24, so the
+# likeliest symbol has probability at most 1 - 126 * 2^-24: >= 1.08e-5 bits per latent, however
+# sure the ARM is. The coded words carry at least that information, less a few words of final
+# state, and less what the trailing zero words the writer drops stood for (SECTION_SLACK_BITS).
+# Those zero words can stand for much only where the latents are the alphabet's first symbol
+# (-LATENT_MAX) almost throughout, sure or not: no fit produces that (latents start at 0 and pay
+# rate to move), and such a file claiming over ~10 million latents is refused as corrupt. In
+# exchange a header claiming a huge grid over a latent section of a few bytes is refused before
+# the decoder builds anything of that size (8192x8192: at once instead of after ~10 s).
+_PRECISION_BITS = 24
+MIN_BITS_PER_LATENT = -math.log2(1.0 - 2 * LATENT_MAX * 2.0 ** -_PRECISION_BITS)
+SECTION_SLACK_BITS = 128
 
 
 @dataclass
@@ -60,6 +78,8 @@ def load_networks(header: ImageHeader, sections: dict[str, bytes], arm_inputs: i
         except InrcodecError:
             raise
         except Exception as exc:  # constriction rejects garbage in its own ways
+            if is_memory_error(exc):
+                raise out_of_memory(f"decoding the {name} weights") from None
             raise InrcodecError(f"corrupt {name} section ({exc})") from None
         for (g, params), flat in zip(groups.items(), decoded):
             step = header.quant[(name, g)][0]
@@ -91,15 +111,28 @@ def latent_dither_for(header: ImageHeader, layout: LatentLayout) -> np.ndarray |
     return latent_dither(layout.valid_mask()) if header.dithered else None
 
 
+def check_latent_section(n_latents: int, section: bytes, what: str) -> None:
+    """Refuse, before any work, a latent section too short to hold n_latents symbols at all."""
+    need = n_latents * MIN_BITS_PER_LATENT
+    if 8 * len(section) + SECTION_SLACK_BITS < need:
+        raise InrcodecError(f"corrupt latent section: {len(section)} bytes cannot hold the "
+                            f"{n_latents} latents of {what} (at least {math.ceil(need / 8)} bytes)")
+
+
 def decode_latent_buffer(parsed: ParsedFile):
     """(layout, float modules, int64 symbols, float64 latent values: symbols + dither, if any)."""
     h = parsed.header
     layout = LatentLayout(h.arch, h.height, h.width)
+    check_latent_section(layout.n_latents, parsed.sections["latents"], f"a {h.width}x{h.height} image")
     modules, int_arm = load_networks(h, parsed.sections, dithered=h.dithered)
-    dither = latent_dither_for(h, layout)
     try:
+        dither = latent_dither_for(h, layout)
         symbols = coder.decode_latents(layout, int_arm, parsed.sections["latents"], dither)
+    except InrcodecError as exc:
+        raise InrcodecError(f"corrupt latent section ({exc})") from None
     except Exception as exc:
+        if is_memory_error(exc):
+            raise out_of_memory(f"decoding the latents of a {h.width}x{h.height} image") from None
         raise InrcodecError(f"corrupt latent section ({exc})") from None
     values = symbols.astype(np.float64) if dither is None else symbols + dither
     return layout, modules, symbols, values
@@ -111,14 +144,41 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
     return x.permute(1, 2, 0).contiguous().numpy()
 
 
+def decode_memory(header: ImageHeader) -> int:
+    """Estimated peak memory (bytes) of decoding this image (limits.py)."""
+    return image_decode_bytes(header.arch, header.height, header.width, header.channels,
+                              header.dithered)
+
+
+def check_size(header: ImageHeader, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> int:
+    """Refuse, before allocating, an image over max_pixels or beyond the memory available;
+    returns the memory estimate."""
+    need = decode_memory(header)
+    check_decode(f"a {header.width}x{header.height} image", header.width * header.height, need,
+                 max_pixels)
+    return need
+
+
 @torch.no_grad()
-def decode(data: bytes) -> np.ndarray:
-    """Bytes of an .inr file -> uint8 image [H, W, C] (C = 1 or 3)."""
+def decode(data: bytes, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Bytes of an .inr file -> uint8 image [H, W, C] (C = 1 or 3).
+
+    Files whose header claims more than max_pixels pixels (default 8192x8192; None: no limit),
+    or more memory than this process can get (limits.py), are refused before decoding."""
     if bitstream.peek_mode(data) == bitstream.MODE_REC:
         from .variational.decode import decode as decode_rec
-        return decode_rec(data)
+        return decode_rec(data, max_pixels=max_pixels)
     parsed = parse(data)
-    layout, modules, _, values = decode_latent_buffer(parsed)
-    image = render(layout, modules["upsampling"], modules["synthesis"],
-                   torch.from_numpy(values).to(torch.float32))
-    return to_uint8(image)
+    need = check_size(parsed.header, max_pixels)
+    h = parsed.header
+    try:
+        layout, modules, _, values = decode_latent_buffer(parsed)
+        image = render(layout, modules["upsampling"], modules["synthesis"],
+                       torch.from_numpy(values).to(torch.float32))
+        return to_uint8(image)
+    except InrcodecError:
+        raise
+    except Exception as exc:
+        if is_memory_error(exc):
+            raise out_of_memory(f"decoding a {h.width}x{h.height} image", need) from None
+        raise

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import torch
 
-from . import bitstream
+from . import bitstream, limits
 from .arch import DEFAULT_PRESET, Architecture, preset as get_preset, resolve_preset
 from .complexity import macs_per_pixel
 from .defaults import DEFAULT_ITERATIONS, DEFAULT_LMBDA
@@ -91,6 +91,7 @@ def encode_with_report(image: np.ndarray, *, lmbda: float = DEFAULT_LMBDA,
     shared dither (entropy/dither.py). schedule: fitting-schedule knobs (fit/train.py; tuning)."""
     start = time.perf_counter()
     image = validate_image(image)
+    lmbda, iterations, seed, time_budget = limits.encode_options(lmbda, iterations, seed, time_budget)
     if not (isinstance(lmbda, (int, float)) and 0 < lmbda < 1e3):
         raise InrcodecError(f"lmbda must be a positive number, got {lmbda}")
     if latent_coding not in LATENT_CODINGS:
@@ -112,6 +113,7 @@ def encode_with_report(image: np.ndarray, *, lmbda: float = DEFAULT_LMBDA,
         arch = get_preset(preset)
     else:
         preset = None
+    limits.check_image_encode(arch, h, w, c)     # before any large allocation
     torch.manual_seed(seed)
     target = torch.from_numpy(image).to(dev).permute(2, 0, 1)[None].float() / 255.0
     model = FitModel(arch, h, w, c, latent_coding=latent_coding).to(dev)

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import imageio.v3 as iio
 import numpy as np
@@ -15,26 +17,158 @@ LOSSLESS_SUFFIXES = {".png", ".ppm", ".pgm", ".pnm", ".bmp", ".tif", ".tiff"}
 MAX_INPUT_BYTES = 1 << 30
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Any still image imageio reads -> uint8 [H, W, 1|3]. Opaque alpha is dropped; real alpha,
-    16-bit/float samples and multi-frame files are refused with a clear message."""
+SizeCheck = Callable[[int, int, int], None]    # (height, width, channels) -> None or raise
+
+
+def read_image(path: str | os.PathLike, check_size: SizeCheck | None = None) -> np.ndarray:
+    """Any still image Pillow (or imageio) reads -> uint8 [H, W, 1|3], as a viewer shows it.
+
+    - 8-bit grey and RGB are read as they are; 1-bit becomes 0/255 grey; palette images become
+      RGB (or grey when the palette is grey).
+    - An alpha channel (RGBA, grey + alpha, or a palette with a transparent entry) is dropped if
+      every pixel is opaque, otherwise refused.
+    - EXIF orientation is applied (a portrait phone photo stays portrait).
+    - Refused with the reason: more than 8 bits per sample (16-bit PNG/TIFF, float), CMYK and
+      other colour spaces, multi-frame files (animated GIF/PNG/WebP, multi-page TIFF).
+
+    check_size(height, width, channels) is called once the size is known from the file's header,
+    before the pixels are decoded (the encoder's memory check)."""
     p = Path(path)
     if not p.exists():
         raise InrcodecError(f"{path}: no such file")
     if p.is_dir():
         raise InrcodecError(f"{path}: is a directory")
-    if p.stat().st_size == 0:
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise InrcodecError(f"{path}: cannot read ({exc.strerror})") from None
+    if size == 0:
         raise InrcodecError(f"{path}: file is empty")
-    if p.stat().st_size > MAX_INPUT_BYTES:
+    if size > MAX_INPUT_BYTES:
         raise InrcodecError(f"{path}: file is larger than 1 GiB")
+    try:
+        from PIL import Image
+    except ImportError:     # pragma: no cover - Pillow comes with imageio
+        Image = None
+    if Image is not None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                im = Image.open(p)
+        except OSError as exc:
+            if isinstance(exc, FileNotFoundError) or getattr(exc, "errno", None):
+                raise InrcodecError(f"{path}: cannot read ({exc.strerror or exc})") from None
+            im = None    # not a format Pillow knows: imageio's other plugins may
+        except Exception as exc:  # Pillow raises many types for bad files
+            raise InrcodecError(f"{path}: cannot read as an image ({_reason(exc)})") from None
+        if im is not None:
+            with im:
+                return _from_pillow(im, path, check_size)
+    return _from_imageio(p, path, check_size)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]
+
+
+_PALETTE_MODES = ("P", "PA")
+_GREY_MODES = ("1", "L", "LA", "La")
+_RGB_MODES = ("RGB", "RGBA", "RGBa", "RGBX")
+
+
+def _sample_bits(im) -> int:
+    """Bits per sample the file stores, as far as Pillow tells: a 16-bit RGB(A) PNG or TIFF opens
+    in an 8-bit mode (Pillow keeps the top byte), recognisable only by its raw mode."""
+    if im.mode.startswith("I;16") or im.mode in ("I", "F"):
+        return 16 if im.mode.startswith("I;16") else 32
+    bits = 8
+    for tile in getattr(im, "tile", None) or []:
+        args = tile[3] if len(tile) > 3 else None
+        raw = args if isinstance(args, str) else (args[0] if isinstance(args, tuple) and args
+                                                  and isinstance(args[0], str) else "")
+        m = re.fullmatch(r"[A-Z]+;(16|32)[BLNSF]*", raw)    # RGB;16B, RGBA;16L, LA;16B, F;32F
+        if m and not raw.startswith("BGR"):                    # BGR;15, BGR;16: 5-6-5 BMP, 8-bit
+            bits = max(bits, int(m.group(1)))
+    return bits
+
+
+def _from_pillow(im, path, check_size: SizeCheck | None) -> np.ndarray:
+    from PIL import Image, ImageOps
+    frames = getattr(im, "n_frames", 1)
+    if frames > 1:
+        raise InrcodecError(f"{path}: has {frames} frames (animated or multi-page); only still "
+                            "images are encoded (a video goes in as a video file or a directory of frames)")
+    mode = im.mode
+    if _sample_bits(im) > 8:
+        raise InrcodecError(f"{path}: {_sample_bits(im)}-bit samples are not supported (8-bit "
+                            "images only); convert it to 8 bits per sample first")
+    if mode == "CMYK":
+        raise InrcodecError(f"{path}: CMYK images are not supported; convert it to RGB first "
+                            "(with its colour profile, for faithful colours)")
+    if mode not in _PALETTE_MODES + _GREY_MODES + _RGB_MODES + ("YCbCr",):
+        raise InrcodecError(f"{path}: {mode} images are not supported (8-bit grey or RGB only)")
+    width, height = im.size
+    if width == 0 or height == 0:
+        raise InrcodecError(f"{path}: image has zero size")
+    grey_palette = False
+    if mode in _PALETTE_MODES:
+        palette = im.getpalette() or []
+        rgb = np.asarray(palette[:len(palette) - len(palette) % 3], np.int64).reshape(-1, 3)
+        grey_palette = rgb.size > 0 and bool(np.all(rgb == rgb[:, :1]))
+    channels = 1 if (mode in _GREY_MODES or grey_palette) else 3
+    orientation = 1
+    try:
+        orientation = int(im.getexif().get(0x0112, 1) or 1)
+    except Exception:           # a broken EXIF block is not worth refusing the picture for
+        orientation = 1
+    if orientation in (5, 6, 7, 8):
+        height, width = width, height
+    if check_size is not None:
+        check_size(height, width, channels)
+    old_limit = Image.MAX_IMAGE_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            Image.MAX_IMAGE_PIXELS = None      # our own limits apply (check_size, the encoder's)
+            im.load()
+            has_alpha = mode in ("RGBA", "RGBa", "LA", "La", "PA") or (
+                mode in _PALETTE_MODES + ("L", "RGB") and "transparency" in im.info)
+            if has_alpha:
+                im = im.convert("LA" if channels == 1 else "RGBA")
+            elif mode == "1" or grey_palette:
+                im = im.convert("L")
+            elif mode in _PALETTE_MODES + ("YCbCr", "RGBX"):
+                im = im.convert("RGB")
+            if orientation != 1:
+                im = ImageOps.exif_transpose(im)
+            image = np.array(im)          # a writable copy (asarray of an Image is read-only)
+    except InrcodecError:
+        raise
+    except MemoryError:
+        raise InrcodecError(f"{path}: out of memory while reading a {width}x{height} image") from None
+    except Exception as exc:
+        raise InrcodecError(f"{path}: cannot read as an image ({_reason(exc)})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = old_limit
+    return _finish(image, path)
+
+
+def _from_imageio(p: Path, path, check_size: SizeCheck | None) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             image = iio.imread(p, index=0)
-    except Exception as exc:  # imageio/Pillow raise many types for bad files
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InrcodecError(f"{path}: cannot read as an image ({reason[:200]})") from None
+    except Exception as exc:  # imageio's plugins raise many types for bad files
+        raise InrcodecError(f"{path}: cannot read as an image ({_reason(exc)})") from None
     image = np.asarray(image)
+    if check_size is not None and image.ndim in (2, 3):
+        check_size(image.shape[0], image.shape[1], 1 if image.ndim == 2 else 3)
+    return _finish(image, path)
+
+
+def _finish(image: np.ndarray, path) -> np.ndarray:
+    """Alpha, layout and sample-type checks common to both readers."""
     if image.ndim == 3 and image.shape[2] in (2, 4):
         alpha = image[..., -1]
         full = np.iinfo(image.dtype).max if image.dtype.kind in "ui" else 1.0
@@ -79,6 +213,17 @@ def check_writable(path: str | os.PathLike, force: bool) -> Path:
         raise InrcodecError(f"{path}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK):
         raise InrcodecError(f"{path}: directory {parent} is not writable")
+    # os.access can say yes where creating a file fails (read-only or full file system, quotas,
+    # network mounts, root squash): create the temporary file write_atomic will need, now
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=parent)
+    except OSError as exc:
+        raise InrcodecError(f"{path}: cannot create a file in {parent} ({exc.strerror or exc})") from None
+    os.close(fd)
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
     return p
 
 
@@ -91,8 +236,9 @@ def current_umask() -> int:
 def write_atomic(path: str | os.PathLike, data: bytes, force: bool) -> None:
     """Write to a temporary file beside the target, then rename: never a half-written file."""
     p = check_writable(path, force)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.chmod(tmp, 0o666 & ~current_umask())   # mkstemp makes 0600; a new file normally gets 0666-umask
@@ -100,9 +246,9 @@ def write_atomic(path: str | os.PathLike, data: bytes, force: bool) -> None:
             raise InrcodecError(f"{path}: already exists (use --force to overwrite)")
         os.replace(tmp, p)
     except OSError as exc:
-        raise InrcodecError(f"{path}: cannot write ({exc.strerror})") from None
+        raise InrcodecError(f"{path}: cannot write ({exc.strerror or exc})") from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
 
 

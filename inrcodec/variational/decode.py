@@ -5,6 +5,7 @@ Imports nothing from fit.py: the decoder regenerates each block's sample from th
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,8 +13,10 @@ import torch
 
 from .. import bitstream
 from ..errors import InrcodecError
+from ..limits import (DEFAULT_MAX_PIXELS, check_decode, is_memory_error, out_of_memory,
+                      rec_decode_bytes)
 from . import model
-from .codec import RecHeader, read_indices, weights_from_indices
+from .codec import RecHeader, weights_from_indices
 
 SECTION_NAMES = ("indices",)
 
@@ -41,10 +44,52 @@ def parse(data: bytes) -> ParsedRec:
     return ParsedRec(header, sections, len(data) - payload, len(data))
 
 
+# Every index starts with its bucket (rec/index.py), uniform over 0..B with B = ceil(kl + margin)
+# >= 5: at least log2(B + 1) bits, less the range coder's 2^-24 probability quantization. The coded
+# words carry at least that information, less a few words of final state and what the trailing
+# zero words dropped on writing stood for (_SLACK_BITS): those stand for a run of index-0 blocks
+# at the end (bucket 0 is the first symbol), which 128 bits' worth (~50 blocks) never is in a fit.
+_SLACK_BITS = 128
+
+
+def min_index_bits(kl_bits: int) -> float:
+    """The fewest bits one block index can take under the index code of rec/index.py."""
+    from ..rec.index import max_bucket
+    return -math.log2(1.0 / (max_bucket(kl_bits) + 1) + 2.0 ** -20)
+
+
+def read_indices(header: RecHeader, section: bytes) -> list[int]:
+    """The n_blocks indices, with the image decoder's checks: a section too short to hold them is
+    refused before decoding, and one with data after the last index is corrupt."""
+    import constriction
+    from ..rec.index import decode_index
+    need = header.n_blocks * min_index_bits(header.kl_bits)
+    if 8 * len(section) + _SLACK_BITS < need:
+        raise InrcodecError(f"corrupt index section: {len(section)} bytes cannot hold "
+                            f"{header.n_blocks} block indices (at least {math.ceil(need / 8)} bytes)")
+    try:
+        padded = section + b"\0" * ((-len(section)) % 4)
+        dec = constriction.stream.queue.RangeDecoder(np.frombuffer(padded, "<u4").copy())
+        indices = [decode_index(dec, header.kl_bits) for _ in range(header.n_blocks)]
+    except Exception as exc:  # constriction rejects garbage in its own ways
+        if is_memory_error(exc):
+            raise out_of_memory("decoding the block indices") from None
+        raise InrcodecError(f"corrupt index section ({exc})") from None
+    if not dec.maybe_exhausted():
+        raise InrcodecError("corrupt index section (data left over after the last index)")
+    return indices
+
+
 def decode_weights(parsed: ParsedRec) -> np.ndarray:
     """The flat float64 weight vector, exactly the samples the encoder chose."""
     h = parsed.header
     return weights_from_indices(h, read_indices(h, parsed.sections["indices"]))
+
+
+def decode_memory(header: RecHeader) -> int:
+    """Estimated peak memory (bytes) of decoding this file (limits.py)."""
+    return rec_decode_bytes(header.arch, header.height, header.width, header.channels,
+                            header.n_weights)
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
@@ -58,10 +103,21 @@ def render_weights(header: RecHeader, weights: np.ndarray) -> np.ndarray:
     return to_uint8(model.render(header.arch, w, header.height, header.width, header.channels))
 
 
-def decode(data: bytes) -> np.ndarray:
-    """Bytes of a rec-mode .inr file -> uint8 image [H, W, C]."""
+def decode(data: bytes, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Bytes of a rec-mode .inr file -> uint8 image [H, W, C]; refused before any work if the
+    image is over max_pixels or needs more memory than is available (as inrcodec.decode)."""
     parsed = parse(data)
-    return render_weights(parsed.header, decode_weights(parsed))
+    h = parsed.header
+    need = decode_memory(h)
+    check_decode(f"a {h.width}x{h.height} image", h.width * h.height, need, max_pixels)
+    try:
+        return render_weights(h, decode_weights(parsed))
+    except InrcodecError:
+        raise
+    except Exception as exc:
+        if is_memory_error(exc):
+            raise out_of_memory(f"decoding a {h.width}x{h.height} image", need) from None
+        raise
 
 
 def info(data: bytes) -> dict:

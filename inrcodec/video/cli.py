@@ -27,16 +27,19 @@ def cmd_encode(args) -> int:
     from .encoder import DEFAULT_FPS, DEFAULT_GROUP, as_fraction, encode_video_with_report
     from .io import open_clip
 
+    from ..cli import same_file
+
     inp = Path(args.input)
     named = inp if inp.name not in ("", ".", "..") else inp.resolve()
     output = args.output or str(named.with_suffix(".inr"))
-    if Path(output).resolve() == inp.resolve():
+    if same_file(output, inp):
         raise InrcodecError("output would overwrite the input")
     io.check_writable(output, args.force)
     clip = open_clip(args.input, start=args.start or 0, frames=args.frames)
     fps = as_fraction(args.fps if args.fps is not None else (clip.fps or DEFAULT_FPS))
+    frames = _checked_frames(clip, args.group or DEFAULT_GROUP, args.preset)
     data, report = encode_video_with_report(
-        clip.frames, fps, lmbda=args.lmbda, preset=args.preset, iterations=args.iterations,
+        frames, fps, lmbda=args.lmbda, preset=args.preset, iterations=args.iterations,
         device=args.device, seed=args.seed, group=args.group or DEFAULT_GROUP,
         progress=not args.quiet, time_budget=getattr(args, "time_budget", None),
         total_frames=clip.count)
@@ -54,6 +57,35 @@ def cmd_encode(args) -> int:
     return 0
 
 
+def _checked_frames(clip, group: int, preset: str):
+    """The clip's frames, after refusing (from the first frame, before any fit) a group of frames
+    whose fit would need more memory than is available (limits.fit_bytes)."""
+    import itertools
+
+    from ..arch import AUTO_PRESET, preset as get_preset
+    from ..limits import check_encode, fit_bytes
+    from .encoder import VIDEO_AUTO_PRESET
+    from .layout import DEFAULT_TEMPORAL_CONTEXT
+    frames = iter(clip.frames)
+    first = next(frames, None)
+    if first is None:
+        return iter(())
+    shape = getattr(first, "shape", ())
+    if len(shape) in (2, 3):
+        h, w = shape[:2]
+        c = shape[2] if len(shape) == 3 else 1
+        t = min(group, clip.count) if clip.count else group
+        try:
+            arch = get_preset(VIDEO_AUTO_PRESET if preset == AUTO_PRESET else preset)
+        except InrcodecError:
+            arch = None           # the encoder reports a bad preset itself
+        if arch is not None:
+            need = fit_bytes(arch, h, w, c, frames=t, extra_arm_inputs=DEFAULT_TEMPORAL_CONTEXT)
+            what = f"groups of {t} frames of {w}x{h}" if t > 1 else f"frames of {w}x{h}"
+            check_encode(what + " (a smaller --group needs less)" if t > 1 else what, need)
+    return itertools.chain([first], frames)
+
+
 def default_output(inp: str) -> str:
     p = Path(inp)
     return str(p.with_name(p.stem + "_frames"))
@@ -63,10 +95,18 @@ def cmd_decode(args, data: bytes) -> int:
     from .decode import decode_groups, parse
     from .io import FrameWriter, output_kind
 
+    from ..cli import same_file
+    from ..limits import DEFAULT_MAX_PIXELS
+    from .decode import check_size
+
     output = args.output or default_output(args.input)
+    if same_file(output, args.input):
+        raise InrcodecError("output would overwrite the input")
     kind = output_kind(output)
     parsed = parse(data)
     h = parsed.header
+    max_pixels = getattr(args, "max_pixels", DEFAULT_MAX_PIXELS)
+    check_size(h, max_pixels)          # before the writer creates anything
     if kind == "lossy":
         sys.stderr.write(f"inrcodec: warning: {output}: writing {Path(output).suffix} re-encodes "
                          "the frames with lossy x264 compression; decode to a directory or .y4m "
@@ -74,7 +114,7 @@ def cmd_decode(args, data: bytes) -> int:
     start = time.perf_counter()
     writer = FrameWriter(output, args.force, h.width, h.height, h.channels, h.fps, h.frames)
     try:
-        for frames in decode_groups(parsed):
+        for frames in decode_groups(parsed, max_pixels):
             writer.write(frames)
         seconds = time.perf_counter() - start
         writer.finish()
@@ -159,7 +199,8 @@ def _fps(text: str) -> Fraction:
 def add_encode_arguments(parser) -> None:
     """The video-only flags of `inrcodec encode` (input: a video file or a directory of frames)."""
     from .layout import MAX_GROUP
-    g = parser.add_argument_group("video input (a video file, .y4m, or a directory of numbered frames)")
+    g = parser.add_argument_group("video input (a video file, .y4m, or a directory of numbered "
+                                  "frames; preset auto means low, groups fitted one by one)")
     g.add_argument("--frames", type=_int_at_least(1), default=None, metavar="N",
                    help="code N frames (default: all)")
     g.add_argument("--start", type=_int_at_least(0), default=None, metavar="K",

@@ -10,9 +10,11 @@ import numpy as np
 import torch
 
 from .. import bitstream
-from ..decode import load_networks, to_uint8
+from ..decode import check_latent_section, load_networks, to_uint8
 from ..entropy import coder
 from ..errors import InrcodecError
+from ..limits import (DEFAULT_MAX_PIXELS, check_decode, image_decode_bytes, is_memory_error,
+                      out_of_memory)
 from ..model.params import MODULE_NAMES
 from .header import SECTIONS_PER_GROUP, VideoHeader
 from .layout import VideoLayout, render_frames
@@ -44,19 +46,43 @@ def group_layout(header: VideoHeader, g: int) -> VideoLayout:
                        header.height, header.width)
 
 
+def decode_memory(header: VideoHeader) -> int:
+    """Estimated peak memory (bytes) of decoding the largest group (limits.py): the decoder
+    holds one group at a time."""
+    return image_decode_bytes(header.arch, header.height, header.width, header.channels,
+                              frames=min(header.group_size, header.frames))
+
+
+def check_size(header: VideoHeader, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> int:
+    """Refuse, before allocating, a group of frames over max_pixels pixels in all or beyond the
+    memory available; returns the memory estimate."""
+    t = min(header.group_size, header.frames)
+    need = decode_memory(header)
+    what = (f"groups of {t} frames of {header.width}x{header.height}" if t > 1
+            else f"frames of {header.width}x{header.height}")
+    check_decode(what, t * header.width * header.height, need, max_pixels)
+    return need
+
+
 def decode_group_latents(header: VideoHeader, g: int, sections: dict[str, bytes]):
     """(layout, float modules, integer latent buffer) of group g."""
     layout = group_layout(header, g)
+    check_latent_section(layout.n_latents, sections["latents"],
+                         f"group {g} ({header.group_frames(g)} frames of {header.width}x{header.height})")
     try:
         modules, int_arm = load_networks(header.group_view(g), sections,
                                          arm_inputs=len(layout.deltas))
     except InrcodecError as exc:
         raise InrcodecError(f"group {g}: {exc}") from None
     except Exception as exc:     # e.g. weights outside the exact fixed-point range
+        if is_memory_error(exc):
+            raise out_of_memory(f"decoding the networks of group {g}") from None
         raise InrcodecError(f"corrupt networks in group {g} ({exc})") from None
     try:
         buffer = coder.decode_latents(layout, int_arm, sections["latents"])
     except Exception as exc:
+        if is_memory_error(exc):
+            raise out_of_memory(f"decoding the latents of group {g}") from None
         raise InrcodecError(f"corrupt latent section in group {g} ({exc})") from None
     return layout, modules, buffer
 
@@ -69,13 +95,30 @@ def frames_from_latents(layout: VideoLayout, modules, buffer: np.ndarray) -> np.
     return np.stack([to_uint8(out[t:t + 1]) for t in range(out.shape[0])])
 
 
-def decode_groups(parsed: ParsedVideo) -> Iterator[np.ndarray]:
-    """Yields each group's uint8 frames [T, H, W, C] in order (memory: one group at a time)."""
+def decode_groups(parsed: ParsedVideo,
+                  max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Iterator[np.ndarray]:
+    """Yields each group's uint8 frames [T, H, W, C] in order (memory: one group at a time).
+    A group over max_pixels pixels (frames x height x width), or needing more memory than is
+    available, is refused before the first group is decoded."""
+    need = check_size(parsed.header, max_pixels)
     for g, sections in enumerate(parsed.groups):
-        yield frames_from_latents(*decode_group_latents(parsed.header, g, sections))
+        try:
+            frames = frames_from_latents(*decode_group_latents(parsed.header, g, sections))
+        except InrcodecError:
+            raise
+        except Exception as exc:
+            if is_memory_error(exc):
+                raise out_of_memory(f"decoding group {g}", need) from None
+            raise
+        yield frames
 
 
-def decode(data: bytes) -> np.ndarray:
+def decode(data: bytes, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Bytes of a video .inr file -> uint8 frames [N, H, W, C] (the whole clip in memory; use
     parse + decode_groups to stream long clips)."""
-    return np.concatenate(list(decode_groups(parse(data))))
+    parsed = parse(data)
+    h = parsed.header
+    from ..limits import ensure_memory
+    ensure_memory(h.frames * h.height * h.width * h.channels,
+                  f"holding {h.frames} decoded frames of {h.width}x{h.height}")
+    return np.concatenate(list(decode_groups(parsed, max_pixels)))

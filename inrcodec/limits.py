@@ -1,0 +1,306 @@
+"""How much memory decoding or encoding a picture needs, checked before anything large is allocated.
+
+A header can claim any size up to the format's limits (32768 per side, 2^27 pixels) in a few
+bytes, and a valid file of a flat picture really is that small (a few hundred bytes per ten million
+pixels). So a decoder must not take a header's word for what it may allocate: `check_decode`
+refuses a picture over `max_pixels` (the command line's --max-pixels, default DEFAULT_MAX_PIXELS)
+or one whose estimated peak memory is more than this process can get, with the size and the
+estimate in the message. `check_encode` does the same for the fit.
+
+The estimates are peak resident memory above the process's baseline (imports and the file
+itself), measured with VmHWM on this code (one thread) and fitted by the formulas below; each is
+at or above every measurement listed next to it, by at most ~1.3x:
+
+    image decode, 1024x1024 RGB, round / uq: lowest 209, low 222, medium 222, high 209,
+        uq medium 248 B/px; 2048x2048 medium 236 B/px; custom grids 1 level 182, 7 levels x 2
+        channels 485, 12 levels x 4 channels 1346 B/px (peak = latent stage, ~50-76 B per
+        latent, ~97 with a dither, kept during the render, + render ~max(105, 22 x planes))
+    rec decode, 1024x1024 RGB (default network): 482 B/px
+    image encode (fit + weight-step search + verifying decode), 256x256 and 512x512 RGB, 3
+        steps: lowest 1157, low 1373-1398, medium 1880-1940, high 2690 B/px
+    rec encode, 128x128 -> 256x256 RGB: ~116 MB + ~1670 B/px
+
+"Available" is the smallest of: MemAvailable (/proc/meminfo, no swap), the cgroup's memory limit
+less its usage, and the address-space / data-segment rlimits less what the process already maps.
+Where none of these can be read (not Linux) only max_pixels is enforced.
+"""
+from __future__ import annotations
+
+import math
+import os
+import resource
+
+from .errors import InrcodecError
+
+DEFAULT_MAX_PIXELS = 1 << 26          # 8192 x 8192 (67.1 million pixels): what decode accepts by default
+MIB = 1 << 20
+
+_DECODE_FIXED = 64 * MIB               # networks, constriction, torch's first allocations
+_DECODE_PER_LATENT = 80                # flat buffer, coding order, positions (measured 51-76)
+_DECODE_PER_LATENT_DITHERED = 110      # + the dither and its PRNG rows (measured 97)
+_RENDER_MIN, _RENDER_PER_PLANE = 110, 22   # per pixel: max(min, per_plane x latent planes)
+_OUTPUT_PER_PIXEL = 8                  # uint8 picture and its PNG bytes
+
+_FIT_FIXED = 100 * MIB
+_FIT_BASE, _FIT_PER_ARM, _FIT_PER_SYN = 560, 6.5, 9.0   # least squares on the presets, then +5 %
+_FIT_MARGIN = 1.1
+
+_REC_FIT_FIXED, _REC_FIT_PER_PIXEL = 128 * MIB, 1800
+
+
+def gib(n: float) -> str:
+    return f"{n / 2 ** 30:.1f} GiB" if n >= 2 ** 30 / 10 else f"{n / MIB:.0f} MiB"
+
+
+def megapixels(n: int) -> str:
+    return f"{n / 1e6:.1f} million pixels" if n >= 100_000 else f"{n} pixels"
+
+
+def _n_latents(arch, height: int, width: int) -> int:
+    return sum(math.ceil(height / 2 ** lv) * math.ceil(width / 2 ** lv)
+               for lv in range(arch.n_levels)) * arch.latent_channels
+
+
+def image_decode_bytes(arch, height: int, width: int, channels: int = 3, dithered: bool = False,
+                       frames: int = 1) -> int:
+    """Peak memory of decoding an image (or one group of `frames` video frames) of this size."""
+    per_latent = _DECODE_PER_LATENT_DITHERED if dithered else _DECODE_PER_LATENT
+    pixels = frames * height * width
+    render = max(_RENDER_MIN, _RENDER_PER_PLANE * arch.latent_planes)   # grey measured ~10 % less
+    return int(_DECODE_FIXED + frames * _n_latents(arch, height, width) * per_latent
+               + pixels * (render + _OUTPUT_PER_PIXEL))
+
+
+def rec_decode_bytes(arch, height: int, width: int, channels: int, n_weights: int) -> int:
+    """Peak memory of decoding a rec-mode image: the positional encoding (built in float64), the
+    MLP's activations, and per weight its coding order and sample."""
+    enc = 2 + 4 * arch.n_freqs
+    inputs = enc + len(arch.grid_levels)
+    encoding = 32 + 20 * enc
+    mlp = 4 * enc + 8 * len(arch.grid_levels) + 4 * inputs + 12 * arch.hidden + 8 * channels
+    return int(_DECODE_FIXED + height * width * (max(encoding, mlp) + _OUTPUT_PER_PIXEL)
+               + 64 * n_weights)
+
+
+def fit_bytes(arch, height: int, width: int, channels: int = 3, frames: int = 1,
+              extra_arm_inputs: int = 0) -> int:
+    """Peak memory of encoding an image (or a group of `frames` video frames) with this
+    architecture: the fit's activations and gradients, then the weight-step search."""
+    pixels = frames * height * width
+    latents_per_pixel = _n_latents(arch, height, width) / (height * width)
+    arm = latents_per_pixel * (arch.arm_inputs + extra_arm_inputs + 2 * sum(arch.arm_hidden) + 4)
+    syn = arch.latent_planes + 2 * sum(arch.synthesis_hidden) + 6 * arch.synthesis_residual * channels
+    per_pixel = _FIT_BASE + _FIT_PER_ARM * arm + _FIT_PER_SYN * syn
+    return int(_FIT_FIXED + _FIT_MARGIN * pixels * per_pixel)
+
+
+def rec_fit_bytes(height: int, width: int, channels: int = 3) -> int:
+    return int(_REC_FIT_FIXED + _REC_FIT_PER_PIXEL * height * width)
+
+
+# ------------------------------------------------------------------------------------------------
+# What this process can get
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _proc_status_bytes(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _mem_available() -> int | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _cgroup_headroom() -> int | None:
+    """min over this process's cgroup and its ancestors of (memory limit - usage), v2 or v1."""
+    best = None
+    try:
+        with open("/proc/self/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, path = parts
+        if controllers == "":                         # v2 unified hierarchy
+            root, limit_name, usage_name = "/sys/fs/cgroup", "memory.max", "memory.current"
+        elif "memory" in controllers.split(","):     # v1
+            root, limit_name, usage_name = ("/sys/fs/cgroup/memory", "memory.limit_in_bytes",
+                                            "memory.usage_in_bytes")
+        else:
+            continue
+        rel = path.strip("/")
+        while True:
+            d = os.path.join(root, rel) if rel else root
+            limit, usage = _read_int(os.path.join(d, limit_name)), _read_int(os.path.join(d, usage_name))
+            if limit is not None and usage is not None and limit < 1 << 60:
+                room = max(0, limit - usage)
+                best = room if best is None else min(best, room)
+            if not rel:
+                break
+            rel = os.path.dirname(rel)
+    return best
+
+
+def _rlimit_headroom() -> int | None:
+    best = None
+    for which, field in ((resource.RLIMIT_AS, "VmSize"), (getattr(resource, "RLIMIT_DATA", None), "VmData")):
+        if which is None:
+            continue
+        try:
+            soft, _ = resource.getrlimit(which)
+        except (ValueError, OSError):
+            continue
+        if soft == resource.RLIM_INFINITY or soft < 0:
+            continue
+        used = _proc_status_bytes(field) or 0
+        room = max(0, soft - used)
+        best = room if best is None else min(best, room)
+    return best
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still allocate without swapping or hitting a limit (None: unknown)."""
+    values = [v for v in (_mem_available(), _cgroup_headroom(), _rlimit_headroom()) if v is not None]
+    return min(values) if values else None
+
+
+# ------------------------------------------------------------------------------------------------
+# Checks and errors
+
+def ensure_memory(need: int, what: str) -> None:
+    """Refuse `what` (e.g. 'decoding this 8192x8192 image') if it needs more than is available."""
+    avail = available_memory()
+    if avail is not None and need > avail:
+        raise InrcodecError(f"{what} needs about {gib(need)} of memory, more than the "
+                            f"{gib(avail)} available")
+
+
+def as_max_pixels(max_pixels) -> int | None:
+    """max_pixels as an int (None: no limit); anything else is a clean error."""
+    if max_pixels is None:
+        return None
+    import operator
+    try:
+        if isinstance(max_pixels, bool):
+            raise TypeError
+        value = operator.index(max_pixels)
+    except TypeError:
+        raise InrcodecError(f"max_pixels must be a positive integer, got {max_pixels!r}") from None
+    if value < 1:
+        raise InrcodecError(f"max_pixels must be a positive integer, got {value}")
+    return value
+
+
+def check_decode(description: str, pixels: int, need: int, max_pixels: int | None) -> None:
+    """description: e.g. 'a 9000x9000 image' or 'groups of 8 frames of 4096x4096'."""
+    max_pixels = as_max_pixels(max_pixels)
+    if max_pixels is not None and pixels > max_pixels:
+        raise InrcodecError(f"this file holds {description} ({megapixels(pixels)}), more than the "
+                            f"decode limit of {max_pixels} pixels (--max-pixels; decoding it needs "
+                            f"about {gib(need)} of memory)")
+    ensure_memory(need, f"decoding {description}")
+
+
+def check_encode(description: str, need: int) -> None:
+    ensure_memory(need, f"encoding {description}")
+
+
+def is_memory_error(exc: BaseException) -> bool:
+    """numpy's and Python's MemoryError, torch's CPU allocator failure and CUDA out-of-memory."""
+    if isinstance(exc, MemoryError):
+        return True
+    if isinstance(exc, RuntimeError):
+        text = str(exc).lower()
+        return any(k in text for k in ("can't allocate memory", "cannot allocate memory",
+                                       "out of memory", "not enough memory", "bad_alloc"))
+    return False
+
+
+def out_of_memory(what: str, need: int | None = None) -> InrcodecError:
+    avail = available_memory()
+    parts = [f"out of memory while {what}"]
+    if need is not None:
+        parts.append(f"it needs about {gib(need)}")
+    if avail is not None:
+        parts.append(f"{gib(avail)} available now")
+    return InrcodecError(parts[0] + (f" ({'; '.join(parts[1:])})" if len(parts) > 1 else ""))
+
+
+def check_image_encode(arch, height: int, width: int, channels: int) -> int:
+    """Refuse an image the grid codec cannot fit here: over the format's size limits, or needing
+    more memory than is available. Returns the estimate (bytes)."""
+    from .header import MAX_PIXELS, MAX_SIDE
+    if height * width > MAX_PIXELS or max(height, width) > MAX_SIDE:
+        raise InrcodecError(f"image of {width}x{height} is too large (the format holds at most "
+                            f"{MAX_SIDE} pixels a side and {MAX_PIXELS} in all)")
+    need = fit_bytes(arch, height, width, channels)
+    check_encode(f"a {width}x{height} image", need)
+    return need
+
+
+def check_rec_encode(height: int, width: int, channels: int) -> int:
+    from .header import MAX_PIXELS, MAX_SIDE
+    if height * width > MAX_PIXELS or max(height, width) > MAX_SIDE:
+        raise InrcodecError(f"image of {width}x{height} is too large (the format holds at most "
+                            f"{MAX_SIDE} pixels a side and {MAX_PIXELS} in all)")
+    need = rec_fit_bytes(height, width, channels)
+    check_encode(f"a {width}x{height} image in rec mode", need)
+    return need
+
+
+# ------------------------------------------------------------------------------------------------
+# Plain numbers for the encoders' options
+
+def plain_int(value):
+    """An int (numpy integers accepted) or None; bools and non-integers pass through unchanged, so
+    the caller's own check reports them."""
+    import numbers
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    return value
+
+
+def plain_float(value):
+    """A float for any real number (numpy scalars included), else unchanged."""
+    import numbers
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return value
+
+
+def encode_options(lmbda, iterations, seed, time_budget):
+    """(lmbda, iterations, seed, time_budget) as plain Python numbers, so numpy scalars (an
+    np.float32 lambda from a sweep, np.int64 iterations) behave like the numbers they hold; the
+    seed must be an integer in [0, 2^64) (what torch.manual_seed and the rec format take)."""
+    seed = plain_int(seed)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 1 << 64:
+        raise InrcodecError(f"seed must be an integer in [0, 2^64), got {seed!r}")
+    return plain_float(lmbda), plain_int(iterations), seed, plain_float(time_budget)
