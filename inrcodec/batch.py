@@ -55,6 +55,9 @@ CSV_EVERY_SECONDS = 2.0
 # Worker side: pure functions of (payload, options); they never touch the file system.
 
 def _one_line(exc: BaseException) -> str:
+    from .limits import is_memory_error, out_of_memory
+    if not isinstance(exc, InrcodecError) and is_memory_error(exc):
+        exc = out_of_memory("coding this input")   # a resource failure, not a bug or a bad file
     text = " ".join(str(exc).split())
     if not isinstance(exc, InrcodecError):
         text = f"internal error: {type(exc).__name__}: {text}" if text else f"internal error: {type(exc).__name__}"

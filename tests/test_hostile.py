@@ -459,3 +459,20 @@ def test_fit_estimate_per_preset_grows_with_the_decoder():
     assert sizes == sorted(sizes)
     per_pixel = (sizes[2] - limits.fit_bytes(PRESETS["medium"], 256, 256)) / (512 * 512 - 256 * 256)
     assert 1500 < per_pixel < 3000          # measured ~1900 B/px (limits.py)
+
+
+@pytest.mark.parametrize("which", ["image", "rec", "video"])
+def test_library_encoders_refuse_what_memory_cannot_hold(monkeypatch, which):
+    """The Python encoders check the fit's memory too, not only the command line: with 1 MiB
+    'available', a 64x64 image is refused before any fitting step."""
+    from inrcodec.variational import encode_rec_with_report
+    from inrcodec.video.encoder import encode_video_with_report
+    monkeypatch.setattr(limits, "available_memory", lambda: 1 << 20)
+    image = np.zeros((64, 64, 3), np.uint8)
+    call = {"image": lambda: inrcodec.encode_with_report(image, iterations=5, device="cpu"),
+            "rec": lambda: encode_rec_with_report(image, bpp=0.3, iterations=5),
+            "video": lambda: encode_video_with_report([image, image], iterations=5, device="cpu")}
+    start = time.perf_counter()
+    with pytest.raises(InrcodecError, match="memory"):
+        call[which]()
+    assert time.perf_counter() - start < 10

@@ -23,7 +23,7 @@ import numpy as np
 from ..bitstream import Reader, write_varint
 from ..errors import InrcodecError
 from ..header import MAX_PIXELS, MAX_SIDE
-from ..rec import decode_gaussian, decode_indices, prng
+from ..rec import decode_gaussian, prng
 from . import model
 from .model import RecArch
 
@@ -147,10 +147,3 @@ def weights_from_indices(header: RecHeader, indices: list[int]) -> np.ndarray:
     for b, idx in enumerate(blocks(header)):
         out[idx] = decode_gaussian(indices[b], np.zeros(idx.size), sigma[idx], block_seed(header.seed, b))
     return out
-
-
-def read_indices(header: RecHeader, section: bytes) -> list[int]:
-    try:
-        return decode_indices(section, header.n_blocks, header.kl_bits)
-    except Exception as exc:  # constriction rejects garbage in its own ways
-        raise InrcodecError(f"corrupt index section ({exc})") from None

@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import bitstream
 from ..encoder import validate_image
+from ..limits import check_rec_encode
 from ..errors import InrcodecError
 from ..rec import encode_indices
 from . import model
@@ -69,6 +70,7 @@ def encode_with_result(image: np.ndarray, *, lmbda: float | None = None, bpp: fl
     if not isinstance(seed, int) or not 0 <= seed < 1 << 64:
         raise InrcodecError("seed must be an integer in [0, 2^64)")
     h, w, c = image.shape
+    check_rec_encode(h, w, c)          # before any large allocation
     arch = arch or default_arch(h, w)
     target_bits = None
     if bpp is not None:

@@ -24,6 +24,7 @@ from ..defaults import DEFAULT_ITERATIONS, DEFAULT_LMBDA
 from ..encoder import MAX_ITERATIONS, coded_sections, resolve_device, validate_image
 from ..errors import InrcodecError
 from ..fit.quantize import choose_steps
+from ..limits import check_encode, fit_bytes
 from ..fit.train import DEFAULT_SCHEDULE, fit
 from .decode import SECTION_NAMES, decode_group_latents, frames_from_latents, parse
 from .header import MAX_FRAMES, VideoHeader
@@ -139,6 +140,9 @@ def encode_video_with_report(frames: Iterable[np.ndarray], fps=DEFAULT_FPS, *,
         t, h, w, c = clip.shape
         if t * h * w > (1 << 27):
             raise InrcodecError(f"a group of {t} frames of {w}x{h} is too large; use a smaller --group")
+        if g == 0:                     # before any large allocation (limits.py)
+            check_encode(f"groups of {t} frames of {w}x{h}",
+                         fit_bytes(arch, h, w, c, frames=t, extra_arm_inputs=temporal_context))
         torch.manual_seed(seed)
         target = torch.from_numpy(clip).to(dev).permute(0, 3, 1, 2).float() / 255.0
         model = VideoFitModel(arch, temporal_context, t, h, w, c).to(dev)
