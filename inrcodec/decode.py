@@ -20,7 +20,7 @@ from .entropy.laplace import LATENT_MAX
 from .errors import InrcodecError
 from .header import ImageHeader
 from .limits import (DEFAULT_MAX_PIXELS, check_decode, image_decode_bytes, is_memory_error,
-                     out_of_memory)
+                     memory_errors_reported, out_of_memory)
 from .model.latents import LatentLayout
 from .model.params import BIAS_GROUP, MODULE_NAMES, build_modules, grouped_parameters
 from .model.render import render
@@ -171,14 +171,8 @@ def decode(data: bytes, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.nd
     parsed = parse(data)
     need = check_size(parsed.header, max_pixels)
     h = parsed.header
-    try:
+    with memory_errors_reported(f"decoding a {h.width}x{h.height} image", need):
         layout, modules, _, values = decode_latent_buffer(parsed)
         image = render(layout, modules["upsampling"], modules["synthesis"],
                        torch.from_numpy(values).to(torch.float32))
         return to_uint8(image)
-    except InrcodecError:
-        raise
-    except Exception as exc:
-        if is_memory_error(exc):
-            raise out_of_memory(f"decoding a {h.width}x{h.height} image", need) from None
-        raise

@@ -26,6 +26,8 @@ Where none of these can be read (not Linux) only max_pixels is enforced.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import math
 import os
 import resource
@@ -238,6 +240,20 @@ def is_memory_error(exc: BaseException) -> bool:
         return any(k in text for k in ("can't allocate memory", "cannot allocate memory",
                                        "out of memory", "not enough memory", "bad_alloc"))
     return False
+
+
+@contextmanager
+def memory_errors_reported(what: str, need: int | None = None):
+    """Inside it, an allocation failure becomes out_of_memory(what, need); InrcodecErrors and
+    every other exception pass through unchanged (the decoders' outermost guard)."""
+    try:
+        yield
+    except InrcodecError:
+        raise
+    except Exception as exc:
+        if is_memory_error(exc):
+            raise out_of_memory(what, need) from None
+        raise
 
 
 def out_of_memory(what: str, need: int | None = None) -> InrcodecError:

@@ -13,8 +13,8 @@ import torch
 
 from .. import bitstream
 from ..errors import InrcodecError
-from ..limits import (DEFAULT_MAX_PIXELS, check_decode, is_memory_error, out_of_memory,
-                      rec_decode_bytes)
+from ..limits import (DEFAULT_MAX_PIXELS, check_decode, is_memory_error, memory_errors_reported,
+                      out_of_memory, rec_decode_bytes)
 from . import model
 from .codec import RecHeader, weights_from_indices
 
@@ -110,14 +110,8 @@ def decode(data: bytes, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.nd
     h = parsed.header
     need = decode_memory(h)
     check_decode(f"a {h.width}x{h.height} image", h.width * h.height, need, max_pixels)
-    try:
+    with memory_errors_reported(f"decoding a {h.width}x{h.height} image", need):
         return render_weights(h, decode_weights(parsed))
-    except InrcodecError:
-        raise
-    except Exception as exc:
-        if is_memory_error(exc):
-            raise out_of_memory(f"decoding a {h.width}x{h.height} image", need) from None
-        raise
 
 
 def info(data: bytes) -> dict:

@@ -14,7 +14,7 @@ from ..decode import check_latent_section, load_networks, to_uint8
 from ..entropy import coder
 from ..errors import InrcodecError
 from ..limits import (DEFAULT_MAX_PIXELS, check_decode, image_decode_bytes, is_memory_error,
-                      out_of_memory)
+                      memory_errors_reported, out_of_memory)
 from ..model.params import MODULE_NAMES
 from .header import SECTIONS_PER_GROUP, VideoHeader
 from .layout import VideoLayout, render_frames
@@ -102,14 +102,8 @@ def decode_groups(parsed: ParsedVideo,
     available, is refused before the first group is decoded."""
     need = check_size(parsed.header, max_pixels)
     for g, sections in enumerate(parsed.groups):
-        try:
+        with memory_errors_reported(f"decoding group {g}", need):
             frames = frames_from_latents(*decode_group_latents(parsed.header, g, sections))
-        except InrcodecError:
-            raise
-        except Exception as exc:
-            if is_memory_error(exc):
-                raise out_of_memory(f"decoding group {g}", need) from None
-            raise
         yield frames
 
 
