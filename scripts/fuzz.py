@@ -44,7 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-MAGIC = b"INR"
+from inrcodec.bitstream import MAGIC, write_varint  # noqa: E402  (after the path set-up)
+
 EXTREMES = sorted({0, 1, 2, 3, 4, 5, 7, 8, 9, 12, 13, 15, 16, 24, 25, 26, 31, 32, 33, 52, 53, 63,
                    64, 65, 96, 97, 127, 128, 255, 256, 1000, 4095, 4096, 8191, 8192, 16383, 16384,
                    32767, 32768, 32769, 65535, 65536, (1 << 20), (1 << 20) + 1, 1 << 24, 1 << 26,
@@ -54,19 +55,8 @@ MIB = 1 << 20
 
 
 # ------------------------------------------------------------------------------------------------
-# The container, rebuilt by hand so a mutation can write what bitstream.pack would refuse
-
-def write_varint(v: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if v:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
+# The container, rebuilt by hand (with bitstream's varints) so a mutation can write what
+# bitstream.pack would refuse: any version, mode, section count or length
 
 def read_varints(data: bytes) -> list[int]:
     """Every complete varint of a header, in order (a trailing partial one is dropped)."""
