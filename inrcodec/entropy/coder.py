@@ -1,7 +1,10 @@
 """constriction wrappers: integer weights and latents in, bytes out (and back).
 
-Latents are coded in wavefront order (model/latents.py): the encoder codes them in one call; the
-decoder runs one vectorised integer-ARM evaluation and one constriction call per wavefront step.
+Latents are coded in wavefront order (model/latents.py): the encoder codes them with constriction
+in one call; the decoder runs the compiled loop of entropy/compiled.py, which reads constriction's
+streams bit-exactly. decode_latents_reference is the same decode in numpy with constriction, one
+vectorised integer-ARM evaluation and one constriction call per wavefront step: the definition
+the compiled decoder is tested against.
 """
 from __future__ import annotations
 
@@ -128,9 +131,43 @@ def encode_latents(layout: LatentLayout, arm: IntArm, buffer: np.ndarray,
     return _to_bytes(enc)
 
 
-def decode_latents(layout: LatentLayout, arm: IntArm, data: bytes,
-                   dither: np.ndarray | None = None) -> np.ndarray:
-    """Wavefront decode: each step's contexts are complete before the step starts. Returns the
+def _words(data: bytes) -> np.ndarray:
+    return np.frombuffer(data + b"\0" * ((-len(data)) % 4), "<u4").astype(np.uint32)
+
+
+def decode_latent_values(layout, arm: IntArm, data: bytes,
+                         dither: np.ndarray | None = None) -> np.ndarray:
+    """The float64 latent buffer (symbols, plus the dither if any, at valid positions; zero
+    padding), decoded by the compiled loop. An image layout's wavefront order is generated
+    inside the loop (nothing per latent is built first); other layouts (video) pass theirs."""
+    from . import compiled
+    words = _words(data)
+    buffer = np.zeros(layout.buffer_size, np.float64)
+    weights, biases, widths = arm.packed()
+    u = np.zeros(0, np.float64) if dither is None else np.ascontiguousarray(dither, np.float64)
+    if isinstance(layout, LatentLayout):
+        status = compiled.decode_image(words, buffer, u, weights, biases, widths,
+                                       **compiled.image_geometry(layout))
+    else:
+        order, bounds = layout.wavefront
+        status = compiled.decode_ordered(words, buffer, np.ascontiguousarray(layout.pos_idx[order]),
+                                         np.asarray(bounds, np.int64),
+                                         np.asarray(layout.deltas, np.int64), u, weights, biases,
+                                         widths)
+    if status != compiled.OK:
+        raise InrcodecError(compiled.STATUS_MESSAGES[status])
+    return buffer
+
+
+def decode_latents(layout, arm: IntArm, data: bytes, dither: np.ndarray | None = None) -> np.ndarray:
+    """The int64 symbol buffer of a latent section (add the dither, if any, for the values)."""
+    buffer = decode_latent_values(layout, arm, data, dither)
+    return buffer.astype(np.int64) if dither is None else np.rint(buffer - dither).astype(np.int64)
+
+
+def decode_latents_reference(layout: LatentLayout, arm: IntArm, data: bytes,
+                             dither: np.ndarray | None = None) -> np.ndarray:
+    """Wavefront decode in numpy and constriction (the compiled decoder's definition): each step's contexts are complete before the step starts. Returns the
     int64 symbol buffer (add the dither, if any, for the latent values).
 
     The hot loop keeps latent values in a float64 buffer (integer-valued, or k + u with a dither)

@@ -77,6 +77,15 @@ class IntArm:
             self.layers.append((w, bias))
         self._hidden, self._last = self.layers[:-1], self.layers[-1]
 
+    def packed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(weights, biases, widths) for the compiled decoder (entropy/compiled.py): every
+        layer's [in, out] fixed-point weights flattened one after another, the biases likewise,
+        and the widths [inputs, hidden..., 2]. The same values raw() multiplies."""
+        weights = np.concatenate([w.ravel() for w, _ in self.layers])
+        biases = np.concatenate([b.ravel() for _, b in self.layers])
+        widths = [self.layers[0][0].shape[0]] + [w.shape[1] for w, _ in self.layers]
+        return weights, biases, np.asarray(widths, np.int64)
+
     def raw(self, context: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """context: [n, N] integer latents (float64 in the decoder's hot loop) ->
         (mu in latent units (a multiple of 2^-MU_BITS), scale index), both float64."""

@@ -1,0 +1,178 @@
+"""The compiled latent decoder (entropy/compiled.py) against its definitions: constriction's range
+decoder symbol by symbol, and the numpy + constriction wavefront decoder on whole layouts."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import constriction
+import numpy as np
+import pytest
+import torch
+
+from inrcodec.arch import PRESETS
+from inrcodec.entropy import coder, compiled
+from inrcodec.entropy.dither import latent_dither
+from inrcodec.entropy.int_arm import IntArm, IntLayer
+from inrcodec.entropy.laplace import LATENT_MAX, SCALES
+from inrcodec.entropy.weights import quantize
+from inrcodec.errors import InrcodecError
+from inrcodec.model.arm import Arm
+from inrcodec.model.latents import LatentLayout
+from inrcodec.video.layout import VideoLayout
+
+F64 = np.float64
+
+
+def constriction_stream(symbols, locs, scales) -> np.ndarray:
+    enc = constriction.stream.queue.RangeEncoder()
+    enc.encode(symbols.astype(np.int32), coder._LATENT_FAMILY, locs, scales)
+    return coder._words(coder._to_bytes(enc))
+
+
+def compiled_symbols(words, locs, scales):
+    out = np.zeros(len(locs), np.int64)
+    status, n, past_end = compiled.decode_laplace(words, locs.astype(F64), scales.astype(F64), out)
+    return status, out[:n], past_end
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_coder_reads_constrictions_streams(seed):
+    """Every scale, locations on the ARM's 2^-8 grid and off it (dithered), symbols over the
+    whole alphabet including the leaky tails: the same symbols back, the stream ends exactly, and
+    a valid stream never reads more than MAX_WORDS_PAST_END words past its end."""
+    rng = np.random.default_rng(seed)
+    n = 6000
+    scales = SCALES[rng.integers(0, len(SCALES), n)].astype(F64)
+    locs = np.round(rng.uniform(-66, 66, n) * 256) / 256
+    locs[::3] -= rng.uniform(-0.5, 0.5, len(locs[::3]))              # dithered locations
+    typical = np.round(rng.laplace(locs, scales))
+    anywhere = rng.integers(-LATENT_MAX, LATENT_MAX + 1, n)
+    symbols = np.clip(np.where(rng.random(n) < 0.9, typical, anywhere), -LATENT_MAX, LATENT_MAX)
+    for length in (1, 2, 17, n):                                       # short streams end early
+        words = constriction_stream(symbols[:length], locs[:length], scales[:length])
+        status, back, past_end = compiled_symbols(words, locs[:length], scales[:length])
+        assert status == compiled.OK
+        assert np.array_equal(back, symbols[:length])
+        assert past_end <= compiled.MAX_WORDS_PAST_END
+
+
+def test_coder_agrees_with_constriction_on_garbage():
+    """Random words are a stream too: the same symbols as constriction, an invalid state exactly
+    where constriction reports one, and the same verdict on whether the data was used up."""
+    rng = np.random.default_rng(3)
+    seen_invalid = seen_left_over = 0
+    for _ in range(200):
+        n = int(rng.integers(1, 2000))
+        words = rng.integers(0, 2 ** 32, int(rng.integers(0, 40)), dtype=np.uint64).astype(np.uint32)
+        locs = rng.uniform(-70, 70, n)
+        scales = SCALES[rng.integers(0, len(SCALES), n)].astype(F64)
+        status, back, _ = compiled_symbols(words, locs, scales)
+        dec = constriction.stream.queue.RangeDecoder(words.copy())
+        if status == compiled.INVALID:
+            seen_invalid += 1
+            k = len(back)
+            ref = dec.decode(coder._LATENT_FAMILY, locs[:k], scales[:k]) if k else np.zeros(0)
+            assert np.array_equal(ref, back)
+            with pytest.raises(Exception):
+                dec.decode(coder._LATENT_FAMILY, locs[k:k + 1], scales[k:k + 1])
+        else:
+            ref = dec.decode(coder._LATENT_FAMILY, locs, scales)
+            assert np.array_equal(ref, back)
+            assert (status == compiled.OK) == dec.maybe_exhausted()
+            seen_left_over += status in (compiled.LEFT_OVER, compiled.BAD_END)
+    assert seen_invalid and seen_left_over         # both outcomes were exercised
+
+
+def int_arm_for(arch, n_inputs, rng, fractional_inputs=False):
+    """A random quantized integer ARM reading n_inputs contexts, with some zero weights (RDOQ)."""
+    layers = []
+    for layer in Arm(arch, n_inputs).layers:
+        w = quantize(rng.normal(0, 0.4, tuple(layer.weight.shape)), 30)
+        w[rng.random(w.shape) < 0.2] = 0
+        layers.append(IntLayer(w, quantize(rng.normal(0, 0.5, tuple(layer.bias.shape)), 26), 30, 26))
+    return IntArm(layers, fractional_inputs)
+
+
+def n_contexts(layout) -> int:
+    return len(layout.deltas) + layout.arch.arm_parents
+
+
+ARCHS = {**PRESETS, "medium+parents1": replace(PRESETS["medium"], arm_parents=1),
+         "low 2ch+parents2": replace(PRESETS["low"], latent_channels=2, arm_parents=2)}
+
+
+def random_buffer(layout, rng, spread=2.0):
+    buf = np.zeros(layout.buffer_size, np.int64)
+    buf[layout.pos_idx] = np.clip(np.round(rng.laplace(0, spread, layout.n_latents)),
+                                  -LATENT_MAX, LATENT_MAX)
+    return buf
+
+
+@pytest.mark.parametrize("arch", list(ARCHS))
+@pytest.mark.parametrize("size", [(1, 1), (5, 3), (37, 53), (70, 300)])
+@pytest.mark.parametrize("dithered", [False, True])
+def test_compiled_decode_matches_reference(arch, size, dithered):
+    """The compiled decoder and the numpy + constriction one agree on every latent, for every
+    preset, coarser-grid context, and universal quantization's dither."""
+    rng = np.random.default_rng(hash((arch, size, dithered)) % 2 ** 32)
+    layout = LatentLayout(ARCHS[arch], *size)
+    arm = int_arm_for(layout.arch, n_contexts(layout), rng, fractional_inputs=dithered)
+    buf = random_buffer(layout, rng)
+    dither = latent_dither(layout.valid_mask()) if dithered else None
+    data = coder.encode_latents(layout, arm, buf, dither)
+    reference = coder.decode_latents_reference(layout, arm, data, dither)
+    assert np.array_equal(reference, buf)
+    assert np.array_equal(coder.decode_latents(layout, arm, data, dither), buf)
+    values = coder.decode_latent_values(layout, arm, data, dither)
+    assert np.array_equal(values, buf if dither is None else np.where(layout.valid_mask(), buf + dither, 0))
+
+
+def test_compiled_decode_of_a_video_group():
+    rng = np.random.default_rng(11)
+    layout = VideoLayout(PRESETS["low"], 9, 3, 11, 13)
+    arm = int_arm_for(layout.arch, len(layout.deltas), rng)
+    buf = random_buffer(layout, rng)
+    data = coder.encode_latents(layout, arm, buf)
+    assert np.array_equal(coder.decode_latents_reference(layout, arm, data), buf)
+    assert np.array_equal(coder.decode_latents(layout, arm, data), buf)
+
+
+def test_short_and_overlong_sections_are_refused():
+    """A section cut short fails while decoding (not after every claimed latent); cut by a few
+    bytes only, it is refused exactly when the reference decoder refuses it (a range coder may
+    decode a tail cut to valid symbols; the file's CRC catches those); bytes after the last
+    symbol are data left over."""
+    rng = np.random.default_rng(5)
+    layout = LatentLayout(PRESETS["medium"], 64, 96)
+    arm = int_arm_for(layout.arch, n_contexts(layout), rng)
+    data = coder.encode_latents(layout, arm, random_buffer(layout, rng, spread=6.0))
+    for cut in (0, 4, len(data) // 2):
+        with pytest.raises(InrcodecError, match="ends before its last latent"):
+            coder.decode_latents(layout, arm, data[:cut])
+    refused = 0
+    for cut in range(len(data) - 24, len(data)):
+        try:
+            expected = coder.decode_latents_reference(layout, arm, data[:cut])
+        except InrcodecError:
+            refused += 1
+            with pytest.raises(InrcodecError, match="last latent"):
+                coder.decode_latents(layout, arm, data[:cut])
+        else:
+            assert np.array_equal(coder.decode_latents(layout, arm, data[:cut]), expected)
+    assert refused > 12
+    with pytest.raises(InrcodecError, match="left over"):
+        coder.decode_latents(layout, arm, data + bytes(rng.integers(1, 256, 8, dtype=np.uint8)))
+
+
+def test_a_claimed_huge_grid_with_a_tiny_section_fails_fast():
+    """The hostile case of issue 22: a header claiming 8192 x 8192 with a few KB of latents must
+    stop within the first words past the end, not decode 90 M latents of zeros."""
+    import time
+    rng = np.random.default_rng(6)
+    layout = LatentLayout(PRESETS["medium"], 8192, 8192)
+    arm = int_arm_for(layout.arch, n_contexts(layout), rng)
+    garbage = rng.integers(0, 256, 3000, dtype=np.uint8).tobytes()
+    t0 = time.perf_counter()
+    with pytest.raises(InrcodecError):
+        coder.decode_latent_values(layout, arm, garbage)
+    assert time.perf_counter() - t0 < 5.0
