@@ -13,7 +13,6 @@ import torch
 
 from . import bitstream
 from .entropy import coder
-from .entropy.dither import latent_dither
 from .entropy.int_arm import IntArm, IntLayer
 from .entropy.weights import dequantize
 from .entropy.laplace import LATENT_MAX
@@ -106,11 +105,6 @@ def int_arm_from(arm, quant: dict, int_groups, dithered: bool = False) -> IntArm
     return IntArm(layers, fractional_inputs=dithered)
 
 
-def latent_dither_for(header: ImageHeader, layout: LatentLayout) -> np.ndarray | None:
-    """The shared dither when the file uses universal quantization of its latents, else None."""
-    return latent_dither(layout.valid_mask()) if header.dithered else None
-
-
 def check_latent_section(n_latents: int, section: bytes, what: str) -> None:
     """Refuse, before any work, a latent section too short to hold n_latents symbols at all."""
     need = n_latents * MIN_BITS_PER_LATENT
@@ -119,23 +113,27 @@ def check_latent_section(n_latents: int, section: bytes, what: str) -> None:
                             f"{n_latents} latents of {what} (at least {math.ceil(need / 8)} bytes)")
 
 
-def decode_latent_buffer(parsed: ParsedFile):
-    """(layout, float modules, int64 symbols, float64 latent values: symbols + dither, if any)."""
+def decode_latent_values(parsed: ParsedFile):
+    """(layout, float modules, float64 latent buffer: the symbols, plus the dither if any)."""
     h = parsed.header
     layout = LatentLayout(h.arch, h.height, h.width)
     check_latent_section(layout.n_latents, parsed.sections["latents"], f"a {h.width}x{h.height} image")
     modules, int_arm = load_networks(h, parsed.sections, dithered=h.dithered)
     try:
-        dither = latent_dither_for(h, layout)
-        symbols = coder.decode_latents(layout, int_arm, parsed.sections["latents"], dither)
+        values = coder.decode_latent_values(layout, int_arm, parsed.sections["latents"], h.dithered)
     except InrcodecError as exc:
         raise InrcodecError(f"corrupt latent section ({exc})") from None
     except Exception as exc:
         if is_memory_error(exc):
             raise out_of_memory(f"decoding the latents of a {h.width}x{h.height} image") from None
         raise InrcodecError(f"corrupt latent section ({exc})") from None
-    values = symbols.astype(np.float64) if dither is None else symbols + dither
-    return layout, modules, symbols, values
+    return layout, modules, values
+
+
+def decode_latent_buffer(parsed: ParsedFile):
+    """(layout, float modules, int64 symbols, float64 latent values: symbols + dither, if any)."""
+    layout, modules, values = decode_latent_values(parsed)
+    return layout, modules, coder.symbols_of(values, parsed.header.dithered), values
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
@@ -172,7 +170,6 @@ def decode(data: bytes, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.nd
     need = check_size(parsed.header, max_pixels)
     h = parsed.header
     with memory_errors_reported(f"decoding a {h.width}x{h.height} image", need):
-        layout, modules, _, values = decode_latent_buffer(parsed)
-        image = render(layout, modules["upsampling"], modules["synthesis"],
-                       torch.from_numpy(values).to(torch.float32))
+        layout, modules, values = decode_latent_values(parsed)
+        image = render(layout, modules["upsampling"], modules["synthesis"], torch.from_numpy(values))
         return to_uint8(image)

@@ -134,7 +134,7 @@ def encode_with_report(image: np.ndarray, *, lmbda: float = DEFAULT_LMBDA,
         raise InrcodecError("internal: latents did not survive the round trip (please report)")
     with torch.no_grad():
         out = to_uint8(render(layout, modules["upsampling"], modules["synthesis"],
-                              torch.from_numpy(values).float()))
+                              torch.from_numpy(values)))
     mse = np.mean((out.astype(np.float64) - image.astype(np.float64)) ** 2)
     report = {
         "bytes": len(data),

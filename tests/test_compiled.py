@@ -123,7 +123,7 @@ def test_compiled_decode_matches_reference(arch, size, dithered):
     reference = coder.decode_latents_reference(layout, arm, data, dither)
     assert np.array_equal(reference, buf)
     assert np.array_equal(coder.decode_latents(layout, arm, data, dither), buf)
-    values = coder.decode_latent_values(layout, arm, data, dither)
+    values = coder.decode_latent_values(layout, arm, data, dithered)
     assert np.array_equal(values, buf if dither is None else np.where(layout.valid_mask(), buf + dither, 0))
 
 

@@ -204,7 +204,7 @@ def test_memory_errors_are_reported_as_such(monkeypatch, tmp_path, capsys):
     def no_memory(*args, **kwargs):
         np.empty(1 << 62, np.uint8)              # numpy's own MemoryError subclass
 
-    monkeypatch.setattr(coder, "decode_latents", no_memory)
+    monkeypatch.setattr(coder, "decode_latent_values", no_memory)
     with pytest.raises(InrcodecError, match="out of memory") as exc:
         inrcodec.decode(data)
     assert "corrupt" not in str(exc.value)

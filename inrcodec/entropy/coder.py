@@ -135,34 +135,40 @@ def _words(data: bytes) -> np.ndarray:
     return np.frombuffer(data + b"\0" * ((-len(data)) % 4), "<u4").astype(np.uint32)
 
 
-def decode_latent_values(layout, arm: IntArm, data: bytes,
-                         dither: np.ndarray | None = None) -> np.ndarray:
-    """The float64 latent buffer (symbols, plus the dither if any, at valid positions; zero
-    padding), decoded by the compiled loop. An image layout's wavefront order is generated
-    inside the loop (nothing per latent is built first); other layouts (video) pass theirs."""
+def decode_latent_values(layout, arm: IntArm, data: bytes, dithered: bool = False) -> np.ndarray:
+    """The float64 latent buffer (symbols, plus the dither under --latent-coding uq, at valid
+    positions; zero padding), decoded by the compiled loop. An image layout's wavefront order is
+    generated inside the loop, and the dither computed there (nothing per latent is built
+    first); other layouts (video) pass their order."""
     from . import compiled
     words = _words(data)
     buffer = np.zeros(layout.buffer_size, np.float64)
     weights, biases, widths = arm.packed()
-    u = np.zeros(0, np.float64) if dither is None else np.ascontiguousarray(dither, np.float64)
     if isinstance(layout, LatentLayout):
-        status = compiled.decode_image(words, buffer, u, weights, biases, widths,
+        status = compiled.decode_image(words, buffer, dithered, weights, biases, widths,
                                        **compiled.image_geometry(layout))
     else:
         order, bounds = layout.wavefront
         status = compiled.decode_ordered(words, buffer, np.ascontiguousarray(layout.pos_idx[order]),
                                          np.asarray(bounds, np.int64),
-                                         np.asarray(layout.deltas, np.int64), u, weights, biases,
-                                         widths)
+                                         np.asarray(layout.deltas, np.int64), dithered, weights,
+                                         biases, widths)
     if status != compiled.OK:
         raise InrcodecError(compiled.STATUS_MESSAGES[status])
     return buffer
 
 
+def symbols_of(values: np.ndarray, dithered: bool) -> np.ndarray:
+    """The int64 symbols k of a decoded latent buffer: the values, or k + u with the dither u in
+    [-1/2, 1/2), where floor(k + u + 1/2) = k (exact: every value has MU_BITS fractional bits)."""
+    return (np.floor(values + 0.5) if dithered else values).astype(np.int64)
+
+
 def decode_latents(layout, arm: IntArm, data: bytes, dither: np.ndarray | None = None) -> np.ndarray:
-    """The int64 symbol buffer of a latent section (add the dither, if any, for the values)."""
-    buffer = decode_latent_values(layout, arm, data, dither)
-    return buffer.astype(np.int64) if dither is None else np.rint(buffer - dither).astype(np.int64)
+    """The int64 symbol buffer of a latent section; dither: entropy.dither.latent_dither's, if
+    the latents were coded with one (add it to the symbols for the values)."""
+    dithered = dither is not None
+    return symbols_of(decode_latent_values(layout, arm, data, dithered), dithered)
 
 
 def decode_latents_reference(layout: LatentLayout, arm: IntArm, data: bytes,

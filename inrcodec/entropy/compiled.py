@@ -29,9 +29,11 @@ import math
 import numpy as np
 from numba import njit
 
+from .dither import DITHER_SEED
 from .int_arm import ACTIVATION_LIMIT, _OUT_HI, _OUT_LO
 from .laplace import LATENT_MAX, MU_BITS, SCALES
 from ..model.latents import TILE_COLS, TILE_ROWS
+from ..rec import prng
 
 _TOTAL = 1 << 24                                   # constriction's 24-bit probability precision
 _FREE_WEIGHT = float(_TOTAL - 1 - 2 * LATENT_MAX)  # its leaky quantizer's weight for the CDF
@@ -58,6 +60,32 @@ _WORD_BOUND = np.uint64(1 << 32)
 _U_TOTAL = np.uint64(_TOTAL)
 _MAX_DIFFERENCE = np.uint64((1 << 33) - 1)
 _RANGE_START = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+# the dither's PRNG (rec/prng.py): row p of stream STREAM_DITHER under DITHER_SEED, word 0
+_DITHER_ROW_BASE = np.uint64((prng.stream_key(DITHER_SEED, prng.STREAM_DITHER) + prng.GAMMA_ROW)
+                             & prng.MASK64)
+_GAMMA_ROW, _GAMMA_WORD = np.uint64(prng.GAMMA_ROW), np.uint64(prng.GAMMA_WORD)
+_MIX1, _MIX2 = np.uint64(prng.M1), np.uint64(prng.M2)
+_DITHER_SHIFT = np.uint64(64 - MU_BITS)
+
+
+@njit(cache=True, inline="always")
+def _mix(z):
+    z ^= z >> np.uint64(30)
+    z *= _MIX1
+    z ^= z >> np.uint64(27)
+    z *= _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, inline="always")
+def _dither_at(p):
+    """dither.latent_dither's value at buffer position p, computed where it is used (a claimed
+    size then costs no dither array). There u = floor((top 53 bits * 2^-53) * 2^MU_BITS) /
+    2^MU_BITS - 1/2, every step exact: the top MU_BITS bits of the word."""
+    w = _mix(_mix(np.uint64(p) * _GAMMA_ROW + _DITHER_ROW_BASE) + _GAMMA_WORD)
+    return np.float64(w >> _DITHER_SHIFT) * _MU_UNIT - 0.5
 
 
 @njit(cache=True, inline="always")
@@ -207,7 +235,7 @@ def _arm_chunk(src, dst, m, weights, biases, widths):
 
 
 @njit(cache=True)
-def _decode_chunk(positions, parents, a, m, buffer, dither, deltas, src, dst, weights, biases,
+def _decode_chunk(positions, parents, a, m, buffer, dithered, deltas, src, dst, weights, biases,
                   widths, state, cursor, words):
     """Latents positions[a:a + m] of one wavefront step (their contexts are all decoded): gather
     the contexts, one batched ARM, then the symbols in order. parents[n]: buffer positions of
@@ -221,13 +249,12 @@ def _decode_chunk(positions, parents, a, m, buffer, dither, deltas, src, dst, we
             q = parents[a + r, c]
             src[n_spatial + c, r] = buffer[q] if q >= 0 else 0.0
     out = _arm_chunk(src, dst, m, weights, biases, widths)
-    use_dither = dither.size > 0
     for r in range(m):
         p = positions[a + r]
         loc = out[0, r] * _MU_UNIT
         b = _SCALES[np.int64(out[1, r])]
-        if use_dither:
-            u = dither[p]
+        if dithered:
+            u = _dither_at(p)
             s = _decode_symbol(state, cursor, words, loc - u, b)
             buffer[p] = s + u
         else:
@@ -241,11 +268,11 @@ def _decode_chunk(positions, parents, a, m, buffer, dither, deltas, src, dst, we
 
 
 @njit(cache=True)
-def _decode_step(positions, parents, n, buffer, dither, deltas, src, dst, weights, biases,
+def _decode_step(positions, parents, n, buffer, dithered, deltas, src, dst, weights, biases,
                  widths, state, cursor, words):
     """positions[:n] (one wavefront step) in chunks of CHUNK."""
     for a in range(0, n, CHUNK):
-        status = _decode_chunk(positions, parents, a, min(CHUNK, n - a), buffer, dither, deltas,
+        status = _decode_chunk(positions, parents, a, min(CHUNK, n - a), buffer, dithered, deltas,
                                src, dst, weights, biases, widths, state, cursor, words)
         if status != OK:
             return status
@@ -253,7 +280,7 @@ def _decode_step(positions, parents, n, buffer, dither, deltas, src, dst, weight
 
 
 @njit(cache=True)
-def decode_ordered(words, buffer, positions, bounds, deltas, dither, weights, biases, widths):
+def decode_ordered(words, buffer, positions, bounds, deltas, dithered, weights, biases, widths):
     """Latents at `positions` (coding order; step t is positions[bounds[t]:bounds[t + 1]]),
     contexts `position + deltas`: any layout whose context is one set of deltas (video groups).
     Returns a status (OK, TOO_SHORT, ...)."""
@@ -265,7 +292,7 @@ def decode_ordered(words, buffer, positions, bounds, deltas, dither, weights, bi
     _start(words, state, cursor)
     for t in range(bounds.size - 1):
         step = positions[bounds[t]:bounds[t + 1]]
-        status = _decode_step(step, no_parents, step.size, buffer, dither, deltas, src, dst,
+        status = _decode_step(step, no_parents, step.size, buffer, dithered, deltas, src, dst,
                               weights, biases, widths, state, cursor, words)
         if status != OK:
             return status
@@ -280,7 +307,7 @@ def _flat(g, r, c, tile_first, grid_tile0, grid_tiles_across, stride):
 
 
 @njit(cache=True)
-def decode_image(words, buffer, dither, weights, biases, widths, deltas, slope, stride, n_steps,
+def decode_image(words, buffer, dithered, weights, biases, widths, deltas, slope, stride, n_steps,
                  grid_h, grid_w, grid_delay, grid_tile0, grid_tiles_across, tile_first,
                  parent_grid, parent_shift):
     """Every latent of an image layout in its wavefront order (LatentLayout.wavefront), generated
@@ -323,7 +350,7 @@ def decode_image(words, buffer, dither, weights, biases, widths, deltas, slope, 
                                 pg, r >> sh, c >> sh, tile_first, grid_tile0, grid_tiles_across,
                                 stride)
                         n += 1
-        status = _decode_step(positions, parents, n, buffer, dither, deltas, src, dst, weights,
+        status = _decode_step(positions, parents, n, buffer, dithered, deltas, src, dst, weights,
                               biases, widths, state, cursor, words)
         if status != OK:
             return status

@@ -198,6 +198,23 @@ class LatentLayout(TorchPositions):
         return [part.view(c, h, w)
                 for part, (h, w) in zip(values.split(sizes), self.grid_shapes[::c])]
 
+    def grids_from_buffer(self, buffer) -> list:
+        """Per level, a float32 torch [channels, h, w] copy of the latents of a flat buffer (torch,
+        any float dtype): tile by tile, one strided copy each (~50 at 768x512), so decoding needs
+        no per-latent index (pos_idx). Same values as grids_from_values(buffer[pos_idx])."""
+        import torch
+        c = self.arch.latent_channels
+        levels = []
+        for level in range(self.arch.n_levels):
+            h, w = self.grid_shapes[level * c]
+            out = torch.empty(c, h, w, dtype=torch.float32, device=buffer.device)
+            for ch in range(c):
+                for b in self.blocks[level * c + ch]:
+                    tile = buffer.as_strided((b.h, b.w), (b.stride, 1), b.first())
+                    out[ch, b.row0:b.row0 + b.h, b.col0:b.col0 + b.w].copy_(tile)
+            levels.append(out)
+        return levels
+
     @cached_property
     def ctx_idx(self) -> np.ndarray:
         """[n_latents, arm_inputs] flat indices of each latent's ARM inputs: its causal

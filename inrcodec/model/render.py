@@ -13,6 +13,6 @@ def render_values(layout: LatentLayout, upsampling, synthesis, values: torch.Ten
 
 
 def render(layout: LatentLayout, upsampling, synthesis, buffer: torch.Tensor) -> torch.Tensor:
-    """Float image [1, C, H, W] (unclamped) from a flat latent buffer."""
-    return render_values(layout, upsampling, synthesis,
-                         buffer.index_select(0, layout.torch_pos_idx(buffer.device)))
+    """Float image [1, C, H, W] (unclamped) from a flat latent buffer (the decoder's: any float
+    dtype, no autograd)."""
+    return synthesis(upsampling(layout.grids_from_buffer(buffer)))
