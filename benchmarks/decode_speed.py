@@ -5,8 +5,14 @@
 For each preset: encode the full Kodak image (a short fit: decode cost does not depend on how long
 the encoder fitted; the files' rates are in the table), then decode it in a fresh process pinned
 to one thread (torch, OpenMP and BLAS), under /usr/bin/time -v for the peak resident memory. The
-worker times the decode (best of --repeats after one warm-up) and a float32 matmul on the same core
-in the same process, and reports the decoder's MAC rate as a percentage of the matmul's.
+worker times its first decode (what a user's `inrcodec decode` pays after the imports: numba's
+import, loading the compiled latent decoder from numba's on-disk cache, torch's first calls),
+then the decode warm (best of --repeats after that), and a float32 matmul on the same core in the
+same process, and reports the decoder's MAC rate as a percentage of the matmul's. It also checks
+the image against the reference decoder (numpy + constriction latents, pos_idx gather).
+
+The one-time compile (numba's, on a machine's first decode ever) is timed in one more fresh
+process whose numba cache directory is empty: its first decode minus the cached first decode.
 Writes benchmarks/results/decode_speed.md with the command, machine and versions.
 """
 from __future__ import annotations
@@ -41,22 +47,52 @@ def _timed(fn, clock=time.perf_counter) -> float:
     return clock() - start
 
 
-def worker(path: str, repeats: int) -> None:
-    """Runs in the measured process: decode timing, stage split, matmul reference; JSON on stdout."""
+def reference_image(data: bytes):
+    """The decode by definition: latents by coder.decode_latents_reference (numpy + constriction),
+    gathered through pos_idx, then the same networks."""
+    import torch
+    from inrcodec.decode import load_networks, parse, to_uint8
+    from inrcodec.entropy import coder
+    from inrcodec.entropy.dither import latent_dither
+    from inrcodec.model.latents import LatentLayout
+    from inrcodec.model.render import render_values
+    parsed = parse(data)
+    h = parsed.header
+    layout = LatentLayout(h.arch, h.height, h.width)
+    modules, arm = load_networks(h, parsed.sections, dithered=h.dithered)
+    dither = latent_dither(layout.valid_mask()) if h.dithered else None
+    symbols = coder.decode_latents_reference(layout, arm, parsed.sections["latents"], dither)
+    values = symbols if dither is None else symbols + dither
+    with torch.no_grad():
+        return to_uint8(render_values(layout, modules["upsampling"], modules["synthesis"],
+                                      torch.from_numpy(values[layout.pos_idx]).float()))
+
+
+def worker(path: str, repeats: int, first_only: bool) -> None:
+    """Runs in the measured process: first and warm decode, stage split, matmul reference, and
+    the reference decoder's image; JSON on stdout."""
+    start = time.perf_counter()
     import torch
     torch.set_num_threads(1)
+    import numpy as np
     import inrcodec
-    from inrcodec.complexity import macs_per_pixel
-    from inrcodec.decode import decode_latent_buffer, parse
+    imports = time.perf_counter() - start
     data = Path(path).read_bytes()
-    inrcodec.decode(data)                                   # warm-up
+    first = _timed(lambda: inrcodec.decode(data))
+    if first_only:
+        print(json.dumps({"first_seconds": first}))
+        return
+    from inrcodec.complexity import macs_per_pixel
+    from inrcodec.decode import decode_latent_values, parse
     total = min(_timed(lambda: inrcodec.decode(data)) for _ in range(repeats))
     cpu = min(_timed(lambda: inrcodec.decode(data), time.process_time) for _ in range(repeats))
-    latents = min(_timed(lambda: decode_latent_buffer(parse(data))) for _ in range(repeats))
+    latents = min(_timed(lambda: decode_latent_values(parse(data))) for _ in range(repeats))
     h = parse(data).header
     mpp = macs_per_pixel(h.arch, h.height, h.width, h.channels)
-    print(json.dumps({"seconds": total, "cpu_seconds": cpu, "latent_seconds": latents, "height": h.height,
-                      "width": h.width, "macs_per_pixel": mpp["total"],
+    same = bool(np.array_equal(inrcodec.decode(data), reference_image(data)))
+    print(json.dumps({"seconds": total, "cpu_seconds": cpu, "latent_seconds": latents,
+                      "first_seconds": first, "import_seconds": imports, "same_as_reference": same,
+                      "height": h.height, "width": h.width, "macs_per_pixel": mpp["total"],
                       "arm_macs_per_pixel": mpp["arm"], "bytes": len(data),
                       "matmul_macs_per_s": matmul_macs_per_second()}))
 
@@ -75,6 +111,17 @@ def measure(path: Path, repeats: int) -> dict:
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr)
     out["peak_rss_mb"] = int(m.group(1)) / 1024 if m else float("nan")
     return out
+
+
+def first_decode_with_empty_cache(path: Path) -> float:
+    """Seconds of a fresh process's first decode when numba has nothing cached (it compiles)."""
+    with tempfile.TemporaryDirectory() as cache:
+        r = subprocess.run([sys.executable, "-m", "benchmarks.decode_speed", "--worker", str(path),
+                            "--first-only"], capture_output=True, text=True, cwd=ROOT,
+                           env={**os.environ, **ONE_THREAD, "NUMBA_CACHE_DIR": cache})
+    if r.returncode != 0:
+        raise RuntimeError(f"decode worker failed: {r.stderr[-2000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])["first_seconds"]
 
 
 def baseline_rss_mb() -> float:
@@ -97,10 +144,11 @@ def main(argv=None) -> None:
                          "take minutes)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--first-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", default=str(RESULTS / "decode_speed.md"))
     args = ap.parse_args(argv)
     if args.worker:
-        worker(args.worker, args.repeats)
+        worker(args.worker, args.repeats, args.first_only)
         return
     import imageio.v3 as iio
     import torch
@@ -118,7 +166,9 @@ def main(argv=None) -> None:
             data = inrcodec.encode(image, preset=name, iterations=args.iterations, device="cpu")
             path = Path(tmp) / f"{name}.inr"
             path.write_bytes(data)
+            measure(path, 1)                  # fills numba's cache, if this is its first use
             r = measure(path, args.repeats)
+            r["compile_seconds"] = first_decode_with_empty_cache(path) - r["first_seconds"]
             r["preset"] = name
             rows.append(r)
             print(json.dumps(r), flush=True)
@@ -127,8 +177,8 @@ def main(argv=None) -> None:
     h, w = rows[0]["height"], rows[0]["width"]
     lines = [f"# Decode speed, one CPU thread, {w}x{h} (Kodak {args.image})", "",
              f"Command: `{command}`  ", f"Machine: {machine()}  ", f"Versions: {versions()}", "",
-             "| preset | MACs/px | file bytes (bpp) | decode ms | **ms/Mpx** | CPU ms/Mpx | of which latents (ARM + range decoder) ms | MAC rate (G/s) | % of float32 matmul | peak RSS MB |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| preset | MACs/px | file bytes (bpp) | decode ms | **ms/Mpx** | CPU ms/Mpx | of which latents (ARM + range decoder) ms | **first decode ms/Mpx** (ms) | one-time compile s | same image as reference | MAC rate (G/s) | % of float32 matmul | peak RSS MB |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
     for r in rows:
         mpx = r["height"] * r["width"] / 1e6
         rate = r["macs_per_pixel"] * r["height"] * r["width"] / r["seconds"]
@@ -136,6 +186,8 @@ def main(argv=None) -> None:
             f"| {r['preset']} | {r['macs_per_pixel']:.0f} | {r['bytes']} ({8 * r['bytes'] / (mpx * 1e6):.3f}) | "
             f"{1e3 * r['seconds']:.0f} | **{1e3 * r['seconds'] / mpx:.0f}** | {1e3 * r['cpu_seconds'] / mpx:.0f} | "
             f"{1e3 * r['latent_seconds']:.0f} | "
+            f"**{1e3 * r['first_seconds'] / mpx:.0f}** ({1e3 * r['first_seconds']:.0f}) | "
+            f"{r['compile_seconds']:.1f} | {'yes' if r['same_as_reference'] else '**NO**'} | "
             f"{rate / 1e9:.2f} | {100 * rate / r['matmul_macs_per_s']:.1f} % | {r['peak_rss_mb']:.0f} |")
     lines += ["", f"Float32 matmul reference (512x512x512, same process, one thread): "
               f"{rows[0]['matmul_macs_per_s'] / 1e9:.1f} GMAC/s. Peak RSS of a process that only "
@@ -145,6 +197,13 @@ def main(argv=None) -> None:
               f"Decode time: best of {args.repeats} after a warm-up, in a fresh process with "
               "torch/OpenMP/BLAS on one thread; it includes parsing, weight decoding, the "
               "wavefront latent decode, upsampling and synthesis (not PNG writing). "
+              "First decode: the first `inrcodec.decode` of a fresh process, after importing "
+              f"inrcodec (Python + torch + numpy: {rows[0]['import_seconds']:.2f} s, not included) "
+              "with numba's on-disk cache filled (as after a machine's first decode): numba's "
+              "import, loading the cached latent decoder and torch's first calls are in it. "
+              "One-time compile: a fresh process's first decode with an empty numba cache, "
+              "less the first decode above. Same image: byte-identical to the reference decoder "
+              "(numpy + constriction latents, pos_idx gather). "
               "CPU ms/Mpx: the process's CPU time for the same decode (best of "
               f"{args.repeats}), which other jobs on the machine barely disturb; the 1-minute load "
               f"average was {load_before:.1f} at the start and {load_after:.1f} at the end of "

@@ -121,12 +121,12 @@ def decode_latent_values(parsed: ParsedFile):
     modules, int_arm = load_networks(h, parsed.sections, dithered=h.dithered)
     try:
         values = coder.decode_latent_values(layout, int_arm, parsed.sections["latents"], h.dithered)
-    except InrcodecError as exc:
+    except InrcodecError as exc:         # the compiled decoder's verdicts on the data
         raise InrcodecError(f"corrupt latent section ({exc})") from None
-    except Exception as exc:
+    except Exception as exc:             # anything else is not the file's fault
         if is_memory_error(exc):
             raise out_of_memory(f"decoding the latents of a {h.width}x{h.height} image") from None
-        raise InrcodecError(f"corrupt latent section ({exc})") from None
+        raise
     return layout, modules, values
 
 

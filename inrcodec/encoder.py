@@ -113,7 +113,7 @@ def encode_with_report(image: np.ndarray, *, lmbda: float = DEFAULT_LMBDA,
         arch = get_preset(preset)
     else:
         preset = None
-    limits.check_image_encode(arch, h, w, c)     # before any large allocation
+    limits.check_image_encode(arch, h, w, c, dev)     # before any large allocation
     torch.manual_seed(seed)
     target = torch.from_numpy(image).to(dev).permute(2, 0, 1)[None].float() / 255.0
     model = FitModel(arch, h, w, c, latent_coding=latent_coding).to(dev)

@@ -11,10 +11,10 @@ The estimates are peak resident memory above the process's baseline (imports and
 itself), measured with VmHWM on this code (one thread) and fitted by the formulas below; each is
 at or above every measurement listed next to it, by at most ~1.3x:
 
-    image decode, 1024x1024 RGB, round / uq: lowest 209, low 222, medium 222, high 209,
-        uq medium 248 B/px; 2048x2048 medium 236 B/px; custom grids 1 level 182, 7 levels x 2
-        channels 485, 12 levels x 4 channels 1346 B/px (peak = latent stage, ~50-76 B per
-        latent, ~97 with a dither, kept during the render, + render ~max(105, 22 x planes))
+    image decode, 1024x1024 RGB, round / uq: lowest 122, medium 135, high 125, uq medium 177-184
+        B/px; 2048x2048 medium 173 B/px; custom grids 1 level 104, 7 levels x 2 channels 335,
+        12 levels x 4 channels 1113 B/px (peak = the render, ~21 B per latent plane and pixel,
+        over the latent buffer, 8 B a latent, and its float32 grids, 4 B)
     rec decode, 1024x1024 RGB (default network): 482 B/px
     image encode (fit + weight-step search + verifying decode), 256x256 and 512x512 RGB, 3
         steps: lowest 1157, low 1373-1398, medium 1880-1940, high 2690 B/px
@@ -38,10 +38,10 @@ DEFAULT_MAX_PIXELS = 1 << 26          # 8192 x 8192 (67.1 million pixels): what 
 MIB = 1 << 20
 
 _DECODE_FIXED = 64 * MIB               # networks, constriction, torch's first allocations
-_DECODE_PER_LATENT = 96                # flat buffer, coding order, positions (measured 51-76 here,
-                                       # ~80 in a clean CI venv: 768x640 used 2 % over an estimate at 80)
-_DECODE_PER_LATENT_DITHERED = 110      # + the dither and its PRNG rows (measured 97)
-_RENDER_MIN, _RENDER_PER_PLANE = 110, 22   # per pixel: max(min, per_plane x latent planes)
+_DECODE_PER_LATENT = 16                # float64 buffer + float32 grids (the compiled decoder builds
+                                       # nothing per latent; measured ~12-16)
+_DECODE_PER_LATENT_DITHERED = 24       # measured ~20 more per pixel than without a dither
+_RENDER_MIN, _RENDER_PER_PLANE = 110, 23   # per pixel: max(min, per_plane x latent planes)
 _OUTPUT_PER_PIXEL = 8                  # uint8 picture and its PNG bytes
 
 _FIT_FIXED = 100 * MIB
@@ -228,8 +228,28 @@ def check_decode(description: str, pixels: int, need: int, max_pixels: int | Non
     ensure_memory(need, f"decoding {description}")
 
 
-def check_encode(description: str, need: int) -> None:
+def cuda_free_memory(device) -> int | None:
+    """Free bytes on a CUDA device (None: not a CUDA device, or unknown)."""
+    if getattr(device, "type", device) != "cuda":
+        return None
+    try:
+        import torch
+        return int(torch.cuda.mem_get_info(device)[0])
+    except Exception:              # no driver, no such device: the fit itself will say so
+        return None
+
+
+def check_encode(description: str, need: int, device=None) -> None:
+    """Refuse an encode whose fit needs more than this process's memory or, fitting on a CUDA
+    device, more than that device has free. The GPU side uses the same estimate: it was measured
+    on the CPU (the fit's tensors are the same on either; torch's caching allocator may hold
+    somewhat more), and the weight-step search after the fit runs on the CPU anyway."""
     ensure_memory(need, f"encoding {description}")
+    free = cuda_free_memory(device)
+    if free is not None and need > free:
+        raise InrcodecError(f"encoding {description} on {device} needs about {gib(need)} of GPU "
+                            f"memory, more than the {gib(free)} free there (use --device cpu, "
+                            f"or a smaller picture)")
 
 
 def is_memory_error(exc: BaseException) -> bool:
@@ -267,15 +287,15 @@ def out_of_memory(what: str, need: int | None = None) -> InrcodecError:
     return InrcodecError(parts[0] + (f" ({'; '.join(parts[1:])})" if len(parts) > 1 else ""))
 
 
-def check_image_encode(arch, height: int, width: int, channels: int) -> int:
-    """Refuse an image the grid codec cannot fit here: over the format's size limits, or needing
-    more memory than is available. Returns the estimate (bytes)."""
+def check_image_encode(arch, height: int, width: int, channels: int, device=None) -> int:
+    """Refuse an image the grid codec cannot fit here (on `device`, if given): over the format's
+    size limits, or needing more memory than is available. Returns the estimate (bytes)."""
     from .header import MAX_PIXELS, MAX_SIDE
     if height * width > MAX_PIXELS or max(height, width) > MAX_SIDE:
         raise InrcodecError(f"image of {width}x{height} is too large (the format holds at most "
                             f"{MAX_SIDE} pixels a side and {MAX_PIXELS} in all)")
     need = fit_bytes(arch, height, width, channels)
-    check_encode(f"a {width}x{height} image", need)
+    check_encode(f"a {width}x{height} image", need, device)
     return need
 
 

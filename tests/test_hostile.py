@@ -258,6 +258,25 @@ def test_latent_section_too_short_for_the_grid_fails_fast(plenty_of_memory):
     assert layout.n_latents > 800_000 and not symbols.any()
 
 
+@pytest.mark.parametrize("coding", ["round", "uq"])
+def test_garbage_latents_under_a_large_claimed_size_fail_fast(plenty_of_memory, coding):
+    """A section long enough to pass the length bound but not a stream of the claimed grid: the
+    compiled decoder stops within a few words of its end instead of first building anything per
+    claimed latent (that took ~14 s and 4 GB at 8192^2 before)."""
+    rng = np.random.default_rng(0)
+    c = bitstream.unpack(flat_image_file(16, 16, latent_coding=coding))
+    h = ImageHeader.from_bytes(c.header)
+    h.height, h.width = 4096, 4096
+    sections = list(c.sections)
+    sections[-1] = rng.integers(0, 256, 3000, dtype=np.uint8).tobytes()
+    data = bitstream.pack(c.mode, h.to_bytes(), sections)
+    inrcodec.decode(flat_image_file(16, 16, latent_coding=coding))          # warm: imports
+    start = time.perf_counter()
+    with pytest.raises(InrcodecError, match="corrupt latent section"):
+        inrcodec.decode(data)
+    assert time.perf_counter() - start < 5
+
+
 # ---------------------------------------------------------------------------------- rec mode
 
 def _repack_rec(data: bytes, section: bytes | None = None, **header) -> bytes:
@@ -476,3 +495,20 @@ def test_library_encoders_refuse_what_memory_cannot_hold(monkeypatch, which):
     with pytest.raises(InrcodecError, match="memory"):
         call[which]()
     assert time.perf_counter() - start < 10
+
+
+def test_cuda_fit_is_refused_when_the_gpu_lacks_memory(monkeypatch, plenty_of_memory):
+    """The fit's estimate is checked against the CUDA device's free memory too (faked here:
+    no GPU is needed to run this)."""
+    import torch
+    from inrcodec.arch import PRESETS
+    gpu = torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (200 << 20, 16 << 30))
+    need = limits.fit_bytes(PRESETS["medium"], 2000, 3000, 3)
+    assert need > 200 << 20
+    with pytest.raises(InrcodecError, match=r"3000x2000 image on cuda needs about .* of GPU memory, "
+                                            r"more than the 0.2 GiB free"):
+        limits.check_image_encode(PRESETS["medium"], 2000, 3000, 3, gpu)
+    assert limits.check_image_encode(PRESETS["medium"], 2000, 3000, 3, torch.device("cpu")) == need
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (need + 1, 16 << 30))
+    assert limits.check_image_encode(PRESETS["medium"], 2000, 3000, 3, gpu) == need

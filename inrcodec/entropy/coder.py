@@ -144,6 +144,9 @@ def decode_latent_values(layout, arm: IntArm, data: bytes, dithered: bool = Fals
     words = _words(data)
     buffer = np.zeros(layout.buffer_size, np.float64)
     weights, biases, widths = arm.packed()
+    if (widths.max() > compiled.MAX_WIDTH or widths[-1] != 2
+            or widths[0] != len(layout.deltas) + layout.arch.arm_parents):
+        raise InrcodecError("the ARM does not match the latent layout")     # the loop trusts both
     if isinstance(layout, LatentLayout):
         status = compiled.decode_image(words, buffer, dithered, weights, biases, widths,
                                        **compiled.image_geometry(layout))

@@ -193,7 +193,9 @@ def decode_laplace(words, locs, scales, out):
     return _finish(words, state, cursor), locs.size, cursor[1]
 
 
-CHUNK = 256     # latents per ARM batch: the [64, CHUNK] float64 activations stay in L1/L2
+CHUNK = 256     # latents per ARM batch: the [MAX_WIDTH, CHUNK] float64 activations stay in L1/L2
+MAX_WIDTH = 64  # widest ARM layer the scratch holds (arch.py allows hidden widths up to 64; inputs:
+                # at most 24 + 6 parents, or 24 + 25 previous-frame contexts in video)
 
 
 @njit(cache=True)
@@ -286,8 +288,8 @@ def decode_ordered(words, buffer, positions, bounds, deltas, dithered, weights, 
     Returns a status (OK, TOO_SHORT, ...)."""
     state = np.zeros(3, np.uint64)
     cursor = np.zeros(2, np.int64)
-    src = np.zeros((64, CHUNK), np.float64)
-    dst = np.zeros((64, CHUNK), np.float64)
+    src = np.zeros((MAX_WIDTH, CHUNK), np.float64)
+    dst = np.zeros((MAX_WIDTH, CHUNK), np.float64)
     no_parents = np.zeros((0, 0), np.int64)
     _start(words, state, cursor)
     for t in range(bounds.size - 1):
@@ -318,8 +320,8 @@ def decode_image(words, buffer, dithered, weights, biases, widths, deltas, slope
     Returns a status."""
     state = np.zeros(3, np.uint64)
     cursor = np.zeros(2, np.int64)
-    src = np.zeros((64, CHUNK), np.float64)
-    dst = np.zeros((64, CHUNK), np.float64)
+    src = np.zeros((MAX_WIDTH, CHUNK), np.float64)
+    dst = np.zeros((MAX_WIDTH, CHUNK), np.float64)
     capacity = tile_first.size * TILE_ROWS          # a tile holds at most one latent per row in a step
     positions = np.empty(capacity, np.int64)
     n_parents = parent_shift.size

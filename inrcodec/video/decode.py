@@ -80,10 +80,12 @@ def decode_group_latents(header: VideoHeader, g: int, sections: dict[str, bytes]
         raise InrcodecError(f"corrupt networks in group {g} ({exc})") from None
     try:
         buffer = coder.decode_latents(layout, int_arm, sections["latents"])
-    except Exception as exc:
+    except InrcodecError as exc:         # the compiled decoder's verdicts on the data
+        raise InrcodecError(f"corrupt latent section in group {g} ({exc})") from None
+    except Exception as exc:             # anything else is not the file's fault
         if is_memory_error(exc):
             raise out_of_memory(f"decoding the latents of group {g}") from None
-        raise InrcodecError(f"corrupt latent section in group {g} ({exc})") from None
+        raise
     return layout, modules, buffer
 
 

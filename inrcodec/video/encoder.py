@@ -142,7 +142,7 @@ def encode_video_with_report(frames: Iterable[np.ndarray], fps=DEFAULT_FPS, *,
             raise InrcodecError(f"a group of {t} frames of {w}x{h} is too large; use a smaller --group")
         if g == 0:                     # before any large allocation (limits.py)
             check_encode(f"groups of {t} frames of {w}x{h}",
-                         fit_bytes(arch, h, w, c, frames=t, extra_arm_inputs=temporal_context))
+                         fit_bytes(arch, h, w, c, frames=t, extra_arm_inputs=temporal_context), dev)
         torch.manual_seed(seed)
         target = torch.from_numpy(clip).to(dev).permute(0, 3, 1, 2).float() / 255.0
         model = VideoFitModel(arch, temporal_context, t, h, w, c).to(dev)
