@@ -5,14 +5,15 @@
 For each preset: encode the full Kodak image (a short fit: decode cost does not depend on how long
 the encoder fitted; the files' rates are in the table), then decode it in a fresh process pinned
 to one thread (torch, OpenMP and BLAS), under /usr/bin/time -v for the peak resident memory. The
-worker times its first decode (what a user's `inrcodec decode` pays after the imports: numba's
-import, loading the compiled latent decoder from numba's on-disk cache, torch's first calls),
-then the decode warm (best of --repeats after that), and a float32 matmul on the same core in the
-same process, and reports the decoder's MAC rate as a percentage of the matmul's. It also checks
-the image against the reference decoder (numpy + constriction latents, pos_idx gather).
+worker times its first decode (what a user's `inrcodec decode` pays after the imports, with the
+latent decoder it picks by size), the decode warm with the numpy latent decoder (pictures below
+coder.COMPILED_MIN_LATENTS), loading the compiled one, the decode warm with that (best of
+--repeats), and a float32 matmul on the same core in the same process, and reports the decoder's
+MAC rate as a percentage of the matmul's. It also checks the image against the reference
+decoder (numpy + constriction latents, pos_idx gather).
 
-The one-time compile (numba's, on a machine's first decode ever) is timed in one more fresh
-process whose numba cache directory is empty: its first decode minus the cached first decode.
+The one-time compile (numba's, on a machine's first use) is timed in two more fresh processes:
+loading the compiled decoder with an empty numba cache directory, less loading it cached.
 Writes benchmarks/results/decode_speed.md with the command, machine and versions.
 """
 from __future__ import annotations
@@ -68,30 +69,39 @@ def reference_image(data: bytes):
                                       torch.from_numpy(values[layout.pos_idx]).float()))
 
 
-def worker(path: str, repeats: int, first_only: bool) -> None:
-    """Runs in the measured process: first and warm decode, stage split, matmul reference, and
-    the reference decoder's image; JSON on stdout."""
+def worker(path: str, repeats: int, load_only: bool) -> None:
+    """Runs in the measured process: first decode, warm decodes with the numpy latent decoder,
+    loading the compiled one, warm decodes with it, stage split, matmul reference, and the
+    reference decoder's image; JSON on stdout."""
     start = time.perf_counter()
     import torch
     torch.set_num_threads(1)
     import numpy as np
     import inrcodec
+    from inrcodec.entropy import coder
     imports = time.perf_counter() - start
-    data = Path(path).read_bytes()
-    first = _timed(lambda: inrcodec.decode(data))
-    if first_only:
-        print(json.dumps({"first_seconds": first}))
+    if load_only:
+        print(json.dumps({"load_seconds": _timed(coder.load_compiled)}))
         return
+    data = Path(path).read_bytes()
+    first = _timed(lambda: inrcodec.decode(data))         # what `inrcodec decode` pays
     from inrcodec.complexity import macs_per_pixel
     from inrcodec.decode import decode_latent_values, parse
+    from inrcodec.limits import _n_latents
+    h = parse(data).header
+    large = coder.uses_compiled(_n_latents(h.arch, h.height, h.width))
+    numpy_warm = None if large else min(_timed(lambda: inrcodec.decode(data)) for _ in range(repeats))
+    load = _timed(coder.load_compiled)
+    inrcodec.decode(data)
     total = min(_timed(lambda: inrcodec.decode(data)) for _ in range(repeats))
     cpu = min(_timed(lambda: inrcodec.decode(data), time.process_time) for _ in range(repeats))
     latents = min(_timed(lambda: decode_latent_values(parse(data))) for _ in range(repeats))
-    h = parse(data).header
     mpp = macs_per_pixel(h.arch, h.height, h.width, h.channels)
     same = bool(np.array_equal(inrcodec.decode(data), reference_image(data)))
     print(json.dumps({"seconds": total, "cpu_seconds": cpu, "latent_seconds": latents,
-                      "first_seconds": first, "import_seconds": imports, "same_as_reference": same,
+                      "first_seconds": first, "first_engine": "compiled" if large else "numpy",
+                      "numpy_seconds": numpy_warm, "load_seconds": load,
+                      "import_seconds": imports, "same_as_reference": same,
                       "height": h.height, "width": h.width, "macs_per_pixel": mpp["total"],
                       "arm_macs_per_pixel": mpp["arm"], "bytes": len(data),
                       "matmul_macs_per_s": matmul_macs_per_second()}))
@@ -113,15 +123,16 @@ def measure(path: Path, repeats: int) -> dict:
     return out
 
 
-def first_decode_with_empty_cache(path: Path) -> float:
-    """Seconds of a fresh process's first decode when numba has nothing cached (it compiles)."""
+def load_seconds(path: Path, empty_cache: bool) -> float:
+    """Seconds a fresh process takes to load the compiled latent decoder (after its imports);
+    with an empty numba cache that includes compiling it."""
     with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, **ONE_THREAD, **({"NUMBA_CACHE_DIR": cache} if empty_cache else {})}
         r = subprocess.run([sys.executable, "-m", "benchmarks.decode_speed", "--worker", str(path),
-                            "--first-only"], capture_output=True, text=True, cwd=ROOT,
-                           env={**os.environ, **ONE_THREAD, "NUMBA_CACHE_DIR": cache})
+                            "--load-only"], capture_output=True, text=True, cwd=ROOT, env=env)
     if r.returncode != 0:
         raise RuntimeError(f"decode worker failed: {r.stderr[-2000:]}")
-    return json.loads(r.stdout.strip().splitlines()[-1])["first_seconds"]
+    return json.loads(r.stdout.strip().splitlines()[-1])["load_seconds"]
 
 
 def baseline_rss_mb() -> float:
@@ -144,11 +155,11 @@ def main(argv=None) -> None:
                          "take minutes)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
-    ap.add_argument("--first-only", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--load-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", default=str(RESULTS / "decode_speed.md"))
     args = ap.parse_args(argv)
     if args.worker:
-        worker(args.worker, args.repeats, args.first_only)
+        worker(args.worker, args.repeats, args.load_only)
         return
     import imageio.v3 as iio
     import torch
@@ -166,9 +177,9 @@ def main(argv=None) -> None:
             data = inrcodec.encode(image, preset=name, iterations=args.iterations, device="cpu")
             path = Path(tmp) / f"{name}.inr"
             path.write_bytes(data)
-            measure(path, 1)                  # fills numba's cache, if this is its first use
+            load_seconds(path, empty_cache=False)      # fills numba's cache, if not yet
             r = measure(path, args.repeats)
-            r["compile_seconds"] = first_decode_with_empty_cache(path) - r["first_seconds"]
+            r["compile_seconds"] = load_seconds(path, empty_cache=True) - load_seconds(path, False)
             r["preset"] = name
             rows.append(r)
             print(json.dumps(r), flush=True)
@@ -177,17 +188,20 @@ def main(argv=None) -> None:
     h, w = rows[0]["height"], rows[0]["width"]
     lines = [f"# Decode speed, one CPU thread, {w}x{h} (Kodak {args.image})", "",
              f"Command: `{command}`  ", f"Machine: {machine()}  ", f"Versions: {versions()}", "",
-             "| preset | MACs/px | file bytes (bpp) | decode ms | **ms/Mpx** | CPU ms/Mpx | of which latents (ARM + range decoder) ms | **first decode ms/Mpx** (ms) | one-time compile s | same image as reference | MAC rate (G/s) | % of float32 matmul | peak RSS MB |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
+             "| preset | MACs/px | file bytes (bpp) | decode ms | **ms/Mpx** | CPU ms/Mpx | of which latents (ARM + range decoder) ms | numpy latent decoder: ms/Mpx | **first decode ms/Mpx** (ms, decoder) | loading the compiled decoder s | one-time compile s | same image as reference | MAC rate (G/s) | % of float32 matmul | peak RSS MB |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
     for r in rows:
         mpx = r["height"] * r["width"] / 1e6
         rate = r["macs_per_pixel"] * r["height"] * r["width"] / r["seconds"]
+        numpy_col = "—" if r["numpy_seconds"] is None else f"{1e3 * r['numpy_seconds'] / mpx:.0f}"
         lines.append(
             f"| {r['preset']} | {r['macs_per_pixel']:.0f} | {r['bytes']} ({8 * r['bytes'] / (mpx * 1e6):.3f}) | "
             f"{1e3 * r['seconds']:.0f} | **{1e3 * r['seconds'] / mpx:.0f}** | {1e3 * r['cpu_seconds'] / mpx:.0f} | "
             f"{1e3 * r['latent_seconds']:.0f} | "
-            f"**{1e3 * r['first_seconds'] / mpx:.0f}** ({1e3 * r['first_seconds']:.0f}) | "
-            f"{r['compile_seconds']:.1f} | {'yes' if r['same_as_reference'] else '**NO**'} | "
+            f"{numpy_col} | "
+            f"**{1e3 * r['first_seconds'] / mpx:.0f}** ({1e3 * r['first_seconds']:.0f}, {r['first_engine']}) | "
+            f"{r['load_seconds']:.2f} | {r['compile_seconds']:.1f} | "
+            f"{'yes' if r['same_as_reference'] else '**NO**'} | "
             f"{rate / 1e9:.2f} | {100 * rate / r['matmul_macs_per_s']:.1f} % | {r['peak_rss_mb']:.0f} |")
     lines += ["", f"Float32 matmul reference (512x512x512, same process, one thread): "
               f"{rows[0]['matmul_macs_per_s'] / 1e9:.1f} GMAC/s. Peak RSS of a process that only "
@@ -197,13 +211,18 @@ def main(argv=None) -> None:
               f"Decode time: best of {args.repeats} after a warm-up, in a fresh process with "
               "torch/OpenMP/BLAS on one thread; it includes parsing, weight decoding, the "
               "wavefront latent decode, upsampling and synthesis (not PNG writing). "
-              "First decode: the first `inrcodec.decode` of a fresh process, after importing "
-              f"inrcodec (Python + torch + numpy: {rows[0]['import_seconds']:.2f} s, not included) "
-              "with numba's on-disk cache filled (as after a machine's first decode): numba's "
-              "import, loading the cached latent decoder and torch's first calls are in it. "
-              "One-time compile: a fresh process's first decode with an empty numba cache, "
-              "less the first decode above. Same image: byte-identical to the reference decoder "
-              "(numpy + constriction latents, pos_idx gather). "
+              "decode ms, ms/Mpx: with the compiled latent decoder (numba), loaded. numpy latent "
+              "decoder: the same decode with the numpy + constriction latent decoder, which a "
+              "process uses for pictures under coder.COMPILED_MIN_LATENTS latents until it has "
+              "loaded the compiled one (loading costs more than it saves there). "
+              "First decode: the first `inrcodec.decode` of a fresh process (what `inrcodec "
+              "decode` pays), after importing inrcodec (Python + torch + numpy: "
+              f"{rows[0]['import_seconds']:.2f} s, not included), with the decoder it picks. "
+              "Loading the compiled decoder: importing numba and loading the latent decoder from "
+              "numba's on-disk cache, in a fresh process. One-time compile: the same load with an "
+              "empty numba cache (on a machine's first use), less the cached load. Same image: "
+              "byte-identical to the reference decoder (numpy + constriction latents, pos_idx "
+              "gather). "
               "CPU ms/Mpx: the process's CPU time for the same decode (best of "
               f"{args.repeats}), which other jobs on the machine barely disturb; the 1-minute load "
               f"average was {load_before:.1f} at the start and {load_after:.1f} at the end of "

@@ -82,6 +82,9 @@ def _decode_task(data: bytes, options: dict) -> dict:
         if peek_mode(data) == MODE_VIDEO:
             return _decode_video_task(data)
         from .decode import decode
+        if options.get("load_compiled"):     # a worker of a long batch: worth ~0.5 s once
+            from .entropy.coder import load_compiled
+            load_compiled()
         start = time.perf_counter()
         image = decode(data)
         seconds = time.perf_counter() - start
@@ -492,7 +495,10 @@ def decode_batch(input_dir, output_dir, *, executor: str = "local", workers: int
             _write_output(job, result.pop("data"))
         return {**row, "status": "ok", **result}
 
-    _run("decode", todo, prepare, finish, results, {}, executor, workers, ray_address, None, "cpu")
+    # many files: each worker loads the compiled latent decoder once (entropy/coder.py)
+    options = {"load_compiled": len(todo) >= 8}
+    _run("decode", todo, prepare, finish, results, options, executor, workers, ray_address, None,
+         "cpu")
     return results.close()
 
 

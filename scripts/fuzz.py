@@ -389,6 +389,9 @@ def worker(args) -> int:
     torch.set_num_threads(1)
     signal.signal(signal.SIGALRM, _on_alarm)
     seeds = [Path(p).read_bytes() for p in args.inputs]
+    if args.compiled:              # every case through the compiled latent decoder, small or not
+        from inrcodec.entropy.coder import load_compiled
+        load_compiled()
     _limit_memory(args, seeds)
     counts = {"ok": 0, "refused": 0, "fail": 0}
     for i in range(args.start, args.cases, args.stride):
@@ -440,6 +443,8 @@ def drive(args) -> int:
                "--memory-headroom", str(args.memory_headroom or 0)]
         if args.max_pixels is not None:
             cmd += ["--max-pixels", str(args.max_pixels)]
+        if args.compiled:
+            cmd += ["--compiled"]
         if args.save:
             cmd += ["--save", args.save]
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -537,6 +542,8 @@ def main(argv=None) -> int:
     ap.add_argument("--save", default=None, metavar="DIR", help="write failing files here")
     ap.add_argument("--replay", default=None, metavar="FILE", help="run one file as a case")
     ap.add_argument("--quiet", action="store_true", help="print only the summary")
+    ap.add_argument("--compiled", action="store_true",
+                    help="load the compiled latent decoder first, so that small files use it too")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--stride", type=int, default=1, help=argparse.SUPPRESS)

@@ -122,8 +122,8 @@ def test_compiled_decode_matches_reference(arch, size, dithered):
     data = coder.encode_latents(layout, arm, buf, dither)
     reference = coder.decode_latents_reference(layout, arm, data, dither)
     assert np.array_equal(reference, buf)
-    assert np.array_equal(coder.decode_latents(layout, arm, data, dither), buf)
-    values = coder.decode_latent_values(layout, arm, data, dithered)
+    assert np.array_equal(coder.decode_latents(layout, arm, data, dither, engine="compiled"), buf)
+    values = coder.decode_latent_values(layout, arm, data, dithered, engine="compiled")
     assert np.array_equal(values, buf if dither is None else np.where(layout.valid_mask(), buf + dither, 0))
 
 
@@ -134,7 +134,7 @@ def test_compiled_decode_of_a_video_group():
     buf = random_buffer(layout, rng)
     data = coder.encode_latents(layout, arm, buf)
     assert np.array_equal(coder.decode_latents_reference(layout, arm, data), buf)
-    assert np.array_equal(coder.decode_latents(layout, arm, data), buf)
+    assert np.array_equal(coder.decode_latents(layout, arm, data, engine="compiled"), buf)
 
 
 def test_short_and_overlong_sections_are_refused():
@@ -148,7 +148,7 @@ def test_short_and_overlong_sections_are_refused():
     data = coder.encode_latents(layout, arm, random_buffer(layout, rng, spread=6.0))
     for cut in (0, 4, len(data) // 2):
         with pytest.raises(InrcodecError, match="ends before its last latent"):
-            coder.decode_latents(layout, arm, data[:cut])
+            coder.decode_latents(layout, arm, data[:cut], engine="compiled")
     refused = 0
     for cut in range(len(data) - 24, len(data)):
         try:
@@ -156,12 +156,14 @@ def test_short_and_overlong_sections_are_refused():
         except InrcodecError:
             refused += 1
             with pytest.raises(InrcodecError, match="last latent"):
-                coder.decode_latents(layout, arm, data[:cut])
+                coder.decode_latents(layout, arm, data[:cut], engine="compiled")
         else:
-            assert np.array_equal(coder.decode_latents(layout, arm, data[:cut]), expected)
+            assert np.array_equal(coder.decode_latents(layout, arm, data[:cut], engine="compiled"),
+                                  expected)
     assert refused > 12
     with pytest.raises(InrcodecError, match="left over"):
-        coder.decode_latents(layout, arm, data + bytes(rng.integers(1, 256, 8, dtype=np.uint8)))
+        coder.decode_latents(layout, arm, data + bytes(rng.integers(1, 256, 8, dtype=np.uint8)),
+                             engine="compiled")
 
 
 def test_a_claimed_huge_grid_with_a_tiny_section_fails_fast():
@@ -174,5 +176,23 @@ def test_a_claimed_huge_grid_with_a_tiny_section_fails_fast():
     garbage = rng.integers(0, 256, 3000, dtype=np.uint8).tobytes()
     t0 = time.perf_counter()
     with pytest.raises(InrcodecError):
-        coder.decode_latent_values(layout, arm, garbage)
+        coder.decode_latent_values(layout, arm, garbage, engine="compiled")
     assert time.perf_counter() - t0 < 5.0
+
+
+def test_auto_engine_picks_the_reference_for_small_pictures_until_the_loop_is_loaded(monkeypatch):
+    """A fresh process decodes small pictures in numpy (loading numba costs more there), large
+    ones and everything once the compiled loop is loaded compiled; same values either way."""
+    monkeypatch.setattr(coder, "_compiled_loaded", False)
+    assert not coder.uses_compiled(coder.COMPILED_MIN_LATENTS - 1)
+    assert coder.uses_compiled(coder.COMPILED_MIN_LATENTS)
+    rng = np.random.default_rng(8)
+    layout = LatentLayout(PRESETS["low"], 40, 50)
+    arm = int_arm_for(layout.arch, n_contexts(layout), rng)
+    buf = random_buffer(layout, rng)
+    data = coder.encode_latents(layout, arm, buf)
+    assert np.array_equal(coder.decode_latents(layout, arm, data), buf)
+    assert not coder._compiled_loaded
+    coder.load_compiled()
+    assert coder.uses_compiled(1)
+    assert np.array_equal(coder.decode_latents(layout, arm, data), buf)

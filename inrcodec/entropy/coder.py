@@ -1,10 +1,12 @@
 """constriction wrappers: integer weights and latents in, bytes out (and back).
 
 Latents are coded in wavefront order (model/latents.py): the encoder codes them with constriction
-in one call; the decoder runs the compiled loop of entropy/compiled.py, which reads constriction's
-streams bit-exactly. decode_latents_reference is the same decode in numpy with constriction, one
-vectorised integer-ARM evaluation and one constriction call per wavefront step: the definition
-the compiled decoder is tested against.
+in one call. Two decoders give the same values: the compiled loop of entropy/compiled.py, which
+reads constriction's streams bit-exactly, and decode_latents_reference, the same decode in numpy
+with constriction (one vectorised integer-ARM evaluation and one constriction call per wavefront
+step), the definition the compiled one is tested against. decode_latent_values picks the
+reference for small pictures in a process that has not loaded the compiled loop yet: loading it
+costs more than it saves there.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import constriction
 
 from ..errors import InrcodecError
 from ..model.latents import LatentLayout
+from .dither import latent_dither
 from .int_arm import IntArm
 from .laplace import LATENT_MAX, MU_BITS, SCALES, WEIGHT_MAX, WEIGHT_SCALES
 
@@ -135,11 +138,46 @@ def _words(data: bytes) -> np.ndarray:
     return np.frombuffer(data + b"\0" * ((-len(data)) % 4), "<u4").astype(np.uint32)
 
 
-def decode_latent_values(layout, arm: IntArm, data: bytes, dithered: bool = False) -> np.ndarray:
+# Below this many latents a fresh process decodes faster in numpy + constriction than it can
+# import numba and load the compiled loop (~0.55 s, then ~0.2 us a latent less): measured
+# break-even 2-3.3 M latents by preset (benchmarks/decode_speed.py reports both paths).
+COMPILED_MIN_LATENTS = 2_500_000
+_compiled_loaded = False
+
+
+def load_compiled() -> None:
+    """Import and load the compiled decoder now (a long-lived process that will decode many
+    pictures: every later decode then runs compiled, whatever its size)."""
+    global _compiled_loaded
+    if _compiled_loaded:
+        return
+    from . import compiled
+    compiled.decode_laplace(np.zeros(0, np.uint32), np.zeros(0), np.ones(0), np.zeros(0, np.int64))
+    compiled.decode_image(np.zeros(0, np.uint32), np.zeros(1), False, np.zeros(1), np.zeros(1),
+                          np.array([1, 1], np.int64), np.zeros(0, np.int64), 1, 1, 0,
+                          *[np.zeros(0, np.int64)] * 6, np.zeros((0, 0), np.int64),
+                          np.zeros(0, np.int64))
+    compiled.decode_ordered(np.zeros(0, np.uint32), np.zeros(1), np.zeros(0, np.int64),
+                            np.zeros(1, np.int64), np.zeros(0, np.int64), False, np.zeros(1),
+                            np.zeros(1), np.array([1, 1], np.int64))
+    _compiled_loaded = True
+
+
+def uses_compiled(n_latents: int) -> bool:
+    """Which decoder decode_latent_values picks: both give the same values (tests/test_compiled.py)."""
+    return _compiled_loaded or n_latents >= COMPILED_MIN_LATENTS
+
+
+def decode_latent_values(layout, arm: IntArm, data: bytes, dithered: bool = False,
+                         engine: str = "auto") -> np.ndarray:
     """The float64 latent buffer (symbols, plus the dither under --latent-coding uq, at valid
-    positions; zero padding), decoded by the compiled loop. An image layout's wavefront order is
-    generated inside the loop, and the dither computed there (nothing per latent is built
-    first); other layouts (video) pass their order."""
+    positions; zero padding). engine: "compiled" (entropy/compiled.py), "reference" (numpy +
+    constriction, decode_latents_reference) or "auto": the compiled loop for large pictures or
+    once it is loaded, else the reference (see COMPILED_MIN_LATENTS). Same values either way."""
+    if engine == "reference" or (engine == "auto" and not uses_compiled(layout.n_latents)):
+        dither = latent_dither(layout.valid_mask()) if dithered else None
+        return _reference_values(layout, arm, data, dither)
+    global _compiled_loaded
     from . import compiled
     words = _words(data)
     buffer = np.zeros(layout.buffer_size, np.float64)
@@ -148,6 +186,8 @@ def decode_latent_values(layout, arm: IntArm, data: bytes, dithered: bool = Fals
             or widths[0] != len(layout.deltas) + layout.arch.arm_parents):
         raise InrcodecError("the ARM does not match the latent layout")     # the loop trusts both
     if isinstance(layout, LatentLayout):
+        # the wavefront order is generated inside the loop, and the dither computed there:
+        # nothing per latent is built first
         status = compiled.decode_image(words, buffer, dithered, weights, biases, widths,
                                        **compiled.image_geometry(layout))
     else:
@@ -156,6 +196,7 @@ def decode_latent_values(layout, arm: IntArm, data: bytes, dithered: bool = Fals
                                          np.asarray(bounds, np.int64),
                                          np.asarray(layout.deltas, np.int64), dithered, weights,
                                          biases, widths)
+    _compiled_loaded = True
     if status != compiled.OK:
         raise InrcodecError(compiled.STATUS_MESSAGES[status])
     return buffer
@@ -167,17 +208,23 @@ def symbols_of(values: np.ndarray, dithered: bool) -> np.ndarray:
     return (np.floor(values + 0.5) if dithered else values).astype(np.int64)
 
 
-def decode_latents(layout, arm: IntArm, data: bytes, dither: np.ndarray | None = None) -> np.ndarray:
+def decode_latents(layout, arm: IntArm, data: bytes, dither: np.ndarray | None = None,
+                   engine: str = "auto") -> np.ndarray:
     """The int64 symbol buffer of a latent section; dither: entropy.dither.latent_dither's, if
     the latents were coded with one (add it to the symbols for the values)."""
     dithered = dither is not None
-    return symbols_of(decode_latent_values(layout, arm, data, dithered), dithered)
+    return symbols_of(decode_latent_values(layout, arm, data, dithered, engine), dithered)
 
 
-def decode_latents_reference(layout: LatentLayout, arm: IntArm, data: bytes,
+def decode_latents_reference(layout, arm: IntArm, data: bytes,
                              dither: np.ndarray | None = None) -> np.ndarray:
-    """Wavefront decode in numpy and constriction (the compiled decoder's definition): each step's contexts are complete before the step starts. Returns the
-    int64 symbol buffer (add the dither, if any, for the latent values).
+    """decode_latents in numpy and constriction: the compiled decoder's definition."""
+    return symbols_of(_reference_values(layout, arm, data, dither), dither is not None)
+
+
+def _reference_values(layout, arm: IntArm, data: bytes, dither: np.ndarray | None) -> np.ndarray:
+    """Wavefront decode in numpy and constriction: each step's contexts are complete before the
+    step starts. Returns the float64 latent buffer (symbols, plus the dither if any).
 
     The hot loop keeps latent values in a float64 buffer (integer-valued, or k + u with a dither)
     so contexts feed the ARM's BLAS matmul without conversions; one ARM call and one constriction
@@ -200,17 +247,13 @@ def decode_latents_reference(layout: LatentLayout, arm: IntArm, data: bytes,
         return p, ctx
 
     decode, raw, scales = dec.decode, arm.raw, SCALES
-    if dither is None:
-        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-            p, ctx = contexts(a, b)
-            mu, k = raw(ctx)
-            buffer[p] = decode(_LATENT_FAMILY, mu, scales[k.astype(np.intp)])
-        _check_consumed(dec)
-        return buffer.astype(np.int64)
     for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
         p, ctx = contexts(a, b)
         mu, k = raw(ctx)
-        u = dither[p]
-        buffer[p] = decode(_LATENT_FAMILY, mu - u, scales[k.astype(np.intp)]) + u
+        u = 0.0 if dither is None else dither[p]
+        try:
+            buffer[p] = decode(_LATENT_FAMILY, mu - u, scales[k.astype(np.intp)]) + u
+        except AssertionError:      # constriction's verdict on data no encoder could have written
+            raise InrcodecError("compressed data invalid for its entropy model") from None
     _check_consumed(dec)
-    return np.rint(buffer - dither).astype(np.int64)
+    return buffer
