@@ -96,15 +96,34 @@ def worker(path: str, repeats: int, load_only: bool) -> None:
     total = min(_timed(lambda: inrcodec.decode(data)) for _ in range(repeats))
     cpu = min(_timed(lambda: inrcodec.decode(data), time.process_time) for _ in range(repeats))
     latents = min(_timed(lambda: decode_latent_values(parse(data))) for _ in range(repeats))
+    stages = stage_seconds(data, repeats)
     mpp = macs_per_pixel(h.arch, h.height, h.width, h.channels)
     same = bool(np.array_equal(inrcodec.decode(data), reference_image(data)))
     print(json.dumps({"seconds": total, "cpu_seconds": cpu, "latent_seconds": latents,
-                      "first_seconds": first, "first_engine": "compiled" if large else "numpy",
+                      **stages, "first_seconds": first,
+                      "first_engine": "compiled" if large else "numpy",
                       "numpy_seconds": numpy_warm, "load_seconds": load,
                       "import_seconds": imports, "same_as_reference": same,
                       "height": h.height, "width": h.width, "macs_per_pixel": mpp["total"],
                       "arm_macs_per_pixel": mpp["arm"], "bytes": len(data),
                       "matmul_macs_per_s": matmul_macs_per_second()}))
+
+
+def stage_seconds(data: bytes, repeats: int) -> dict:
+    """Best-of-repeats times of the render's stages, each on the previous stage's output: latent
+    grids out of the buffer, upsampling, synthesis (+ clamp to uint8)."""
+    import torch
+    from inrcodec.decode import decode_latent_values, parse, to_uint8
+    layout, modules, values = decode_latent_values(parse(data))
+    buffer = torch.from_numpy(values)
+    with torch.no_grad():
+        grids = layout.grids_from_buffer(buffer)
+        upsampled = modules["upsampling"](grids)
+        return {
+            "grid_seconds": min(_timed(lambda: layout.grids_from_buffer(buffer)) for _ in range(repeats)),
+            "upsampling_seconds": min(_timed(lambda: modules["upsampling"](grids)) for _ in range(repeats)),
+            "synthesis_seconds": min(_timed(lambda: to_uint8(modules["synthesis"](upsampled)))
+                                     for _ in range(repeats))}
 
 
 def measure(path: Path, repeats: int) -> dict:
@@ -188,8 +207,8 @@ def main(argv=None) -> None:
     h, w = rows[0]["height"], rows[0]["width"]
     lines = [f"# Decode speed, one CPU thread, {w}x{h} (Kodak {args.image})", "",
              f"Command: `{command}`  ", f"Machine: {machine()}  ", f"Versions: {versions()}", "",
-             "| preset | MACs/px | file bytes (bpp) | decode ms | **ms/Mpx** | CPU ms/Mpx | of which latents (ARM + range decoder) ms | numpy latent decoder: ms/Mpx | **first decode ms/Mpx** (ms, decoder) | loading the compiled decoder s | one-time compile s | same image as reference | MAC rate (G/s) | % of float32 matmul | peak RSS MB |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
+             "| preset | MACs/px | file bytes (bpp) | decode ms | **ms/Mpx** | CPU ms/Mpx | of which latents (ARM + range decoder) ms | latent grids ms | upsampling ms | synthesis ms | numpy latent decoder: ms/Mpx | **first decode ms/Mpx** (ms, decoder) | loading the compiled decoder s | one-time compile s | same image as reference | MAC rate (G/s) | % of float32 matmul | peak RSS MB |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
     for r in rows:
         mpx = r["height"] * r["width"] / 1e6
         rate = r["macs_per_pixel"] * r["height"] * r["width"] / r["seconds"]
@@ -197,7 +216,8 @@ def main(argv=None) -> None:
         lines.append(
             f"| {r['preset']} | {r['macs_per_pixel']:.0f} | {r['bytes']} ({8 * r['bytes'] / (mpx * 1e6):.3f}) | "
             f"{1e3 * r['seconds']:.0f} | **{1e3 * r['seconds'] / mpx:.0f}** | {1e3 * r['cpu_seconds'] / mpx:.0f} | "
-            f"{1e3 * r['latent_seconds']:.0f} | "
+            f"{1e3 * r['latent_seconds']:.0f} | {1e3 * r['grid_seconds']:.1f} | "
+            f"{1e3 * r['upsampling_seconds']:.0f} | {1e3 * r['synthesis_seconds']:.0f} | "
             f"{numpy_col} | "
             f"**{1e3 * r['first_seconds'] / mpx:.0f}** ({1e3 * r['first_seconds']:.0f}, {r['first_engine']}) | "
             f"{r['load_seconds']:.2f} | {r['compile_seconds']:.1f} | "
@@ -220,7 +240,10 @@ def main(argv=None) -> None:
               f"{rows[0]['import_seconds']:.2f} s, not included), with the decoder it picks. "
               "Loading the compiled decoder: importing numba and loading the latent decoder from "
               "numba's on-disk cache, in a fresh process. One-time compile: the same load with an "
-              "empty numba cache (on a machine's first use), less the cached load. Same image: "
+              "empty numba cache (on a machine's first use), less the cached load. Latent grids, "
+              "upsampling, synthesis: the decode's stages after the latents, each timed alone "
+              "(best of the same repeats) on the previous stage's output; synthesis includes the "
+              "clamp to uint8. Same image: "
               "byte-identical to the reference decoder (numpy + constriction latents, pos_idx "
               "gather). "
               "CPU ms/Mpx: the process's CPU time for the same decode (best of "

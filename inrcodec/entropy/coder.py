@@ -139,7 +139,7 @@ def _words(data: bytes) -> np.ndarray:
 
 
 # Below this many latents a fresh process decodes faster in numpy + constriction than it can
-# import numba and load the compiled loop (~0.55 s, then ~0.2 us a latent less): measured
+# import numba and load the compiled loop (0.6-0.9 s, then ~0.2 us a latent less): measured
 # break-even 2-3.3 M latents by preset (benchmarks/decode_speed.py reports both paths).
 COMPILED_MIN_LATENTS = 2_500_000
 _compiled_loaded = False
