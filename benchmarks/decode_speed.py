@@ -207,7 +207,7 @@ def main(argv=None) -> None:
     h, w = rows[0]["height"], rows[0]["width"]
     lines = [f"# Decode speed, one CPU thread, {w}x{h} (Kodak {args.image})", "",
              f"Command: `{command}`  ", f"Machine: {machine()}  ", f"Versions: {versions()}", "",
-             "| preset | MACs/px | file bytes (bpp) | decode ms | **ms/Mpx** | CPU ms/Mpx | of which latents (ARM + range decoder) ms | latent grids ms | upsampling ms | synthesis ms | numpy latent decoder: ms/Mpx | **first decode ms/Mpx** (ms, decoder) | loading the compiled decoder s | one-time compile s | same image as reference | MAC rate (G/s) | % of float32 matmul | peak RSS MB |",
+             "| preset | MACs/px | file bytes (bpp) | decode ms | **ms/Mpx** | CPU ms/Mpx | of which latents (parse, weights, ARM + range decoder) ms | latent grids ms | upsampling ms | synthesis ms | numpy latent decoder: ms/Mpx | **first decode ms/Mpx** (ms, decoder) | loading the compiled decoder s | one-time compile s | same image as reference | MAC rate (G/s) | % of float32 matmul | peak RSS MB |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
     for r in rows:
         mpx = r["height"] * r["width"] / 1e6

@@ -82,7 +82,7 @@ def _decode_task(data: bytes, options: dict) -> dict:
         if peek_mode(data) == MODE_VIDEO:
             return _decode_video_task(data)
         from .decode import decode
-        if options.get("load_compiled"):     # a worker of a long batch: worth ~0.5 s once
+        if options.get("load_compiled"):     # a worker of a long batch: worth ~0.8 s once
             from .entropy.coder import load_compiled
             load_compiled()
         start = time.perf_counter()
@@ -495,8 +495,10 @@ def decode_batch(input_dir, output_dir, *, executor: str = "local", workers: int
             _write_output(job, result.pop("data"))
         return {**row, "status": "ok", **result}
 
-    # many files: each worker loads the compiled latent decoder once (entropy/coder.py)
-    options = {"load_compiled": len(todo) >= 8}
+    # 8 files or more a worker: each worker loads the compiled latent decoder once, which costs
+    # about what it saves on one or two pictures (entropy/coder.py, COMPILED_MIN_LATENTS)
+    pool = max(1, min(workers or cpu_count(), len(todo)))
+    options = {"load_compiled": len(todo) >= 8 * pool}
     _run("decode", todo, prepare, finish, results, options, executor, workers, ray_address, None,
          "cpu")
     return results.close()

@@ -432,8 +432,16 @@ def _quiet_stdout() -> None:
         pass
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings as users see errors: one line, no source location."""
+    text = str(message)
+    return (text if text.startswith("inrcodec: ") else f"inrcodec: warning: {text}") + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    import warnings
+    warnings.formatwarning = _one_line_warning
     from .memory import retain_freed_memory
     retain_freed_memory()        # a short-lived process whose fits reuse the same activations
     try:

@@ -30,10 +30,8 @@ SECTION_NAMES = (*MODULE_NAMES, "latents")
 # 2^-24, as rec/index.py) leaves each of the other 2 * LATENT_MAX symbols at least 2^-24, so the
 # likeliest symbol has probability at most 1 - 126 * 2^-24: >= 1.08e-5 bits per latent, however
 # sure the ARM is. The coded words carry at least that information, less a few words of final
-# state, and less what the trailing zero words the writer drops stood for (SECTION_SLACK_BITS).
-# Those zero words can stand for much only where the latents are the alphabet's first symbol
-# (-LATENT_MAX) almost throughout, sure or not: no fit produces that (latents start at 0 and pay
-# rate to move), and such a file claiming over ~10 million latents is refused as corrupt. In
+# state, and less what the trailing zero words the writer drops stood for: at most four
+# (coder.MAX_DROPPED_ZERO_WORDS), which SECTION_SLACK_BITS allows for. In
 # exchange a header claiming a huge grid over a latent section of a few bytes is refused before
 # the decoder builds anything of that size (8192x8192: at once instead of after ~10 s).
 _PRECISION_BITS = 24

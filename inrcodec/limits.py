@@ -15,7 +15,8 @@ at or above every measurement listed next to it, by at most ~1.3x:
         B/px; 2048x2048 medium 173 B/px; custom grids 1 level 104, 7 levels x 2 channels 335,
         12 levels x 4 channels 1113 B/px (peak = the render, ~21 B per latent plane and pixel,
         over the latent buffer, 8 B a latent, and its float32 grids, 4 B), all with the compiled
-        latent decoder; the numpy one (small pictures) takes 51-76 B a latent (~97 with a dither)
+        latent decoder loaded and forced; the numpy one (small pictures) takes 51-76 B a latent
+        (~97 with a dither); loading numba adds ~122 MB resident, ~269 MB of address space
     rec decode, 1024x1024 RGB (default network): 482 B/px
     image encode (fit + weight-step search + verifying decode), 256x256 and 512x512 RGB, 3
         steps: lowest 1157, low 1373-1398, medium 1880-1940, high 2690 B/px
@@ -45,6 +46,9 @@ _DECODE_PER_LATENT_DITHERED = 24       # measured ~20 more per pixel than withou
 _REFERENCE_PER_LATENT = 96             # the numpy decoder, used below COMPILED_MIN_LATENTS: + coding
                                        # order, positions (measured 51-76 here, ~80 in a clean CI venv)
 _REFERENCE_PER_LATENT_DITHERED = 110   # + the dither and its PRNG rows (measured 97)
+_COMPILED_LOAD = 300 * MIB             # importing numba and loading the compiled decoder, where a
+                                       # decode will and it is not loaded yet (measured +122 MB
+                                       # resident, +269 MB address space)
 _RENDER_MIN, _RENDER_PER_PLANE = 110, 23   # per pixel: max(min, per_plane x latent planes)
 _OUTPUT_PER_PIXEL = 8                  # uint8 picture and its PNG bytes
 
@@ -71,15 +75,18 @@ def _n_latents(arch, height: int, width: int) -> int:
 def image_decode_bytes(arch, height: int, width: int, channels: int = 3, dithered: bool = False,
                        frames: int = 1) -> int:
     """Peak memory of decoding an image (or one group of `frames` video frames) of this size."""
-    from .entropy.coder import COMPILED_MIN_LATENTS
+    from .entropy import coder
     n_latents = frames * _n_latents(arch, height, width)
-    if n_latents >= COMPILED_MIN_LATENTS:
+    compiled = coder.uses_compiled(n_latents)
+    if compiled and frames == 1:
         per_latent = _DECODE_PER_LATENT_DITHERED if dithered else _DECODE_PER_LATENT
-    else:              # the numpy decoder, unless the compiled one is loaded: the larger of them
+    else:    # the numpy decoder, or video: its groups' coding order is built per latent either way
         per_latent = _REFERENCE_PER_LATENT_DITHERED if dithered else _REFERENCE_PER_LATENT
+    load = _COMPILED_LOAD if compiled and not coder.compiled_loaded() else 0
     pixels = frames * height * width
     render = max(_RENDER_MIN, _RENDER_PER_PLANE * arch.latent_planes)   # grey measured ~10 % less
-    return int(_DECODE_FIXED + n_latents * per_latent + pixels * (render + _OUTPUT_PER_PIXEL))
+    return int(_DECODE_FIXED + load + n_latents * per_latent
+               + pixels * (render + _OUTPUT_PER_PIXEL))
 
 
 def rec_decode_bytes(arch, height: int, width: int, channels: int, n_weights: int) -> int:

@@ -393,8 +393,11 @@ def worker(args) -> int:
         from inrcodec.entropy.coder import load_compiled
         load_compiled()
     _limit_memory(args, seeds)
+    from inrcodec.entropy import coder
     counts = {"ok": 0, "refused": 0, "fail": 0}
     for i in range(args.start, args.cases, args.stride):
+        if not args.compiled:      # as a fresh `inrcodec decode`: small files in numpy, even
+            coder._compiled_loaded = False      # after a large case has loaded the compiled loop
         rng = random.Random(f"{args.seed}:{i}")
         data, desc = mutate(seeds, rng)
         print(f"case {i}", flush=True)

@@ -35,3 +35,14 @@ def encoded(odd_crop):
     import inrcodec
     data, report = inrcodec.encode_with_report(odd_crop, iterations=ENCODED_ITERATIONS, lmbda=1e-3, device="cpu")
     return odd_crop, data, report
+
+
+@pytest.fixture(autouse=True)
+def _latent_decoder_as_a_fresh_process_has_it():
+    """Which latent decoder "auto" picks depends on whether the process has loaded the compiled
+    loop (entropy/coder.py): restore that after each test, so a test sees the same path run alone
+    or after others."""
+    from inrcodec.entropy import coder
+    loaded = coder._compiled_loaded
+    yield
+    coder._compiled_loaded = loaded

@@ -2,6 +2,8 @@
 decoder symbol by symbol, and the numpy + constriction wavefront decoder on whole layouts."""
 from __future__ import annotations
 
+import sys
+import zlib
 from dataclasses import replace
 
 import constriction
@@ -114,7 +116,7 @@ def random_buffer(layout, rng, spread=2.0):
 def test_compiled_decode_matches_reference(arch, size, dithered):
     """The compiled decoder and the numpy + constriction one agree on every latent, for every
     preset, coarser-grid context, and universal quantization's dither."""
-    rng = np.random.default_rng(hash((arch, size, dithered)) % 2 ** 32)
+    rng = np.random.default_rng(zlib.crc32(repr((arch, size, dithered)).encode()))
     layout = LatentLayout(ARCHS[arch], *size)
     arm = int_arm_for(layout.arch, n_contexts(layout), rng, fractional_inputs=dithered)
     buf = random_buffer(layout, rng)
@@ -168,7 +170,7 @@ def test_short_and_overlong_sections_are_refused():
 
 def test_a_claimed_huge_grid_with_a_tiny_section_fails_fast():
     """The hostile case of issue 22: a header claiming 8192 x 8192 with a few KB of latents must
-    stop within the first words past the end, not decode 90 M latents of zeros."""
+    stop early (out of words or an invalid state), not decode 90 M latents of zeros."""
     import time
     rng = np.random.default_rng(6)
     layout = LatentLayout(PRESETS["medium"], 8192, 8192)
@@ -196,3 +198,52 @@ def test_auto_engine_picks_the_reference_for_small_pictures_until_the_loop_is_lo
     coder.load_compiled()
     assert coder.uses_compiled(1)
     assert np.array_equal(coder.decode_latents(layout, arm, data), buf)
+
+
+def test_the_writer_keeps_the_zero_words_a_decoder_could_not_tell_from_a_short_section():
+    """Latents at the alphabet's first symbol, as likely as the model says, code to zero words.
+    The writer drops at most MAX_DROPPED_ZERO_WORDS of them, so both decoders read such a section
+    back; dropping them all (the old writer) leaves one that needs more words past its end than
+    the compiled decoder allows a valid section (it refuses it as short)."""
+    n = 5000
+    symbols = np.full(n, -LATENT_MAX)
+    locs, scales = np.full(n, -float(LATENT_MAX)), np.full(n, SCALES[40])   # ~0.02 bits each
+    enc = constriction.stream.queue.RangeEncoder()
+    enc.encode(symbols.astype(np.int32), coder._LATENT_FAMILY, locs, scales)
+    words = enc.get_compressed()
+    zero_tail = len(words) - (np.flatnonzero(words)[-1] + 1 if words.any() else 0)
+    assert zero_tail > coder.MAX_DROPPED_ZERO_WORDS + 1          # the case this test is about
+    kept = coder._to_bytes(enc)
+    assert len(kept) == 4 * (len(words) - coder.MAX_DROPPED_ZERO_WORDS)
+    status, out, past_end = compiled_symbols(coder._words(kept), locs, scales)
+    assert status == compiled.OK and np.array_equal(out, symbols)
+    assert past_end <= compiled.MAX_WORDS_PAST_END
+    dec = coder._decoder(kept)
+    assert np.array_equal(dec.decode(coder._LATENT_FAMILY, locs, scales), symbols)
+    assert dec.maybe_exhausted()
+    all_stripped = words.astype("<u4").tobytes().rstrip(b"\0")
+    assert compiled_symbols(coder._words(all_stripped), locs, scales)[2] > compiled.MAX_WORDS_PAST_END
+
+
+def test_decoding_falls_back_to_the_reference_where_the_compiled_loop_cannot_load(monkeypatch):
+    """Where numba cannot load or cache the loop (a read-only install and home), "auto" decodes
+    with numpy, warning once, and load_compiled says it could not."""
+    import inrcodec.entropy as entropy
+    monkeypatch.delattr(entropy, "compiled")
+    monkeypatch.setitem(sys.modules, "inrcodec.entropy.compiled", None)     # import fails
+    monkeypatch.setattr(coder, "_compiled_unavailable", None)
+    monkeypatch.setattr(coder, "_compiled_loaded", False)
+    monkeypatch.setattr(coder, "COMPILED_MIN_LATENTS", 1)
+    rng = np.random.default_rng(9)
+    layout = LatentLayout(PRESETS["low"], 30, 20)
+    arm = int_arm_for(layout.arch, n_contexts(layout), rng)
+    buf = random_buffer(layout, rng)
+    data = coder.encode_latents(layout, arm, buf)
+    with pytest.warns(RuntimeWarning, match="compiled latent decoder cannot be loaded"):
+        assert np.array_equal(coder.decode_latents(layout, arm, data), buf)
+    assert not coder.uses_compiled(10 ** 9) and not coder.load_compiled()
+    assert np.array_equal(coder.decode_latents(layout, arm, data), buf)     # no second warning
+    with pytest.raises(ImportError):
+        coder.decode_latents(layout, arm, data, engine="compiled")
+    with pytest.raises(ValueError, match="unknown latent decoder"):
+        coder.decode_latents(layout, arm, data, engine="numpy")

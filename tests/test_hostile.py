@@ -168,8 +168,11 @@ def _resize_video(data: bytes, height: int, width: int) -> bytes:
     return bitstream.pack(c.mode, h.to_bytes(), sections)
 
 
-def test_estimates_cover_a_real_decode():
-    """The decode estimate is at or above what a decode really takes (VmHWM), by < 2x."""
+@pytest.mark.parametrize("latent_decoder", ["reference", "compiled", "compiled, loaded first"])
+def test_estimates_cover_a_real_decode(latent_decoder):
+    """The decode estimate is at or above what a decode really takes (VmHWM), by < 2x; with the
+    compiled latent decoder (forced at this size) too, whose first use loads numba (counted in
+    the estimate with a margin for address space: only "at or above" is checked there)."""
     if not Path("/proc/self/clear_refs").exists():
         pytest.skip("needs /proc/self/clear_refs")
     code = r"""
@@ -178,21 +181,30 @@ sys.path.insert(0, %r)
 from hostile_files import flat_image_file
 import inrcodec
 from inrcodec.decode import decode_memory, parse
+from inrcodec.entropy import coder
 from inrcodec.limits import _DECODE_FIXED
 def vm(field):
     return int([l for l in open("/proc/self/status") if l.startswith(field)][0].split()[1]) * 1024
+mode = %r
 inrcodec.decode(flat_image_file(16, 16))
+if mode != "reference":
+    coder.COMPILED_MIN_LATENTS = 0
+if mode == "compiled, loaded first":
+    coder.load_compiled()
 data = flat_image_file(768, 640)
+estimate = decode_memory(parse(data).header) - _DECODE_FIXED
 open("/proc/self/clear_refs", "w").write("5")
 base = vm("VmRSS")
 inrcodec.decode(data)
-print(json.dumps([vm("VmHWM") - base, decode_memory(parse(data).header) - _DECODE_FIXED]))
-""" % str(ROOT / "tests")
+print(json.dumps([vm("VmHWM") - base, estimate]))
+""" % (str(ROOT / "tests"), latent_decoder)
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                        env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert r.returncode == 0, r.stderr[-2000:]
     used, estimate = json.loads(r.stdout.strip().splitlines()[-1])
-    assert used <= estimate < 2 * used, (used, estimate)
+    assert used <= estimate, (used, estimate)
+    if latent_decoder != "compiled":
+        assert estimate < 2 * used, (used, estimate)
 
 
 def test_memory_errors_are_reported_as_such(monkeypatch, tmp_path, capsys):

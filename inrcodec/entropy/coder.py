@@ -10,6 +10,8 @@ costs more than it saves there.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import constriction
 
@@ -24,9 +26,21 @@ _WEIGHT_FAMILY = constriction.stream.model.QuantizedLaplace(-WEIGHT_MAX, WEIGHT_
 _MU_UNIT = 1.0 / (1 << MU_BITS)
 
 
+# Trailing zero words the writer may drop (the decoders read them as zeros): at most this many,
+# so that no valid section needs more than 1 + MAX_DROPPED_ZERO_WORDS words past its end, which
+# is what lets the compiled decoder refuse a section that runs out early (compiled.py).
+MAX_DROPPED_ZERO_WORDS = 4
+
+
 def _to_bytes(encoder) -> bytes:
-    """Range-coder words as little-endian bytes; trailing zero bytes are implied on decode."""
-    return encoder.get_compressed().astype("<u4").tobytes().rstrip(b"\0")
+    """Range-coder words as little-endian bytes, trailing zero bytes dropped (implied on decode)
+    but never more than MAX_DROPPED_ZERO_WORDS whole zero words."""
+    words = encoder.get_compressed().astype("<u4")
+    nonzero = np.flatnonzero(words)
+    zero_tail = words.size - (int(nonzero[-1]) + 1 if nonzero.size else 0)
+    if zero_tail > MAX_DROPPED_ZERO_WORDS:
+        return words[:words.size - MAX_DROPPED_ZERO_WORDS].tobytes()
+    return words.tobytes().rstrip(b"\0")
 
 
 def _check_consumed(dec) -> None:
@@ -35,9 +49,12 @@ def _check_consumed(dec) -> None:
         raise InrcodecError("data left over after the last symbol")
 
 
+def _words(data: bytes) -> np.ndarray:
+    return np.frombuffer(data + b"\0" * ((-len(data)) % 4), "<u4").astype(np.uint32)
+
+
 def _decoder(data: bytes):
-    padded = data + b"\0" * ((-len(data)) % 4)
-    return constriction.stream.queue.RangeDecoder(np.frombuffer(padded, "<u4").copy())
+    return constriction.stream.queue.RangeDecoder(_words(data))
 
 
 def encode_weight_groups(groups: list[tuple[np.ndarray, int]]) -> bytes:
@@ -134,24 +151,43 @@ def encode_latents(layout: LatentLayout, arm: IntArm, buffer: np.ndarray,
     return _to_bytes(enc)
 
 
-def _words(data: bytes) -> np.ndarray:
-    return np.frombuffer(data + b"\0" * ((-len(data)) % 4), "<u4").astype(np.uint32)
-
-
 # Below this many latents a fresh process decodes faster in numpy + constriction than it can
-# import numba and load the compiled loop (0.6-0.9 s, then ~0.2 us a latent less): measured
-# break-even 2-3.3 M latents by preset (benchmarks/decode_speed.py reports both paths).
+# import numba and load the compiled loop (0.7-0.9 s in benchmarks/results/decode_speed.md, whose
+# two ms/Mpx columns give a break-even of ~2.7 M latents for `high` up to ~5.4 M for `lowest`):
+# set a little below the smallest break-even.
 COMPILED_MIN_LATENTS = 2_500_000
+ENGINES = ("auto", "compiled", "reference")
 _compiled_loaded = False
+_compiled_unavailable: str | None = None     # why entropy/compiled.py could not be loaded
 
 
-def load_compiled() -> None:
-    """Import and load the compiled decoder now (a long-lived process that will decode many
-    pictures: every later decode then runs compiled, whatever its size)."""
+def _compiled_module():
+    """entropy/compiled.py, or None where numba cannot load it here (e.g. no writable cache
+    directory for its compiled code): decoding then falls back to the reference, with a warning."""
+    global _compiled_unavailable
+    if _compiled_unavailable is not None:
+        return None
+    try:
+        from . import compiled
+    except Exception as exc:
+        _compiled_unavailable = f"{type(exc).__name__}: {exc}"
+        warnings.warn(f"the compiled latent decoder cannot be loaded here "
+                      f"({_compiled_unavailable}); decoding with numpy instead (same images, "
+                      f"slower)", RuntimeWarning, stacklevel=3)
+        return None
+    return compiled
+
+
+def load_compiled() -> bool:
+    """Load the compiled decoder now (a long-lived process that will decode many pictures):
+    every later "auto" decode then runs compiled, whatever its size. False where it cannot be
+    loaded (see _compiled_module)."""
     global _compiled_loaded
     if _compiled_loaded:
-        return
-    from . import compiled
+        return True
+    compiled = _compiled_module()
+    if compiled is None:
+        return False
     compiled.decode_laplace(np.zeros(0, np.uint32), np.zeros(0), np.ones(0), np.zeros(0, np.int64))
     compiled.decode_image(np.zeros(0, np.uint32), np.zeros(1), False, np.zeros(1), np.zeros(1),
                           np.array([1, 1], np.int64), np.zeros(0, np.int64), 1, 1, 0,
@@ -161,11 +197,19 @@ def load_compiled() -> None:
                             np.zeros(1, np.int64), np.zeros(0, np.int64), False, np.zeros(1),
                             np.zeros(1), np.array([1, 1], np.int64))
     _compiled_loaded = True
+    return True
+
+
+def compiled_loaded() -> bool:
+    return _compiled_loaded
 
 
 def uses_compiled(n_latents: int) -> bool:
-    """Which decoder decode_latent_values picks: both give the same values (tests/test_compiled.py)."""
-    return _compiled_loaded or n_latents >= COMPILED_MIN_LATENTS
+    """Whether an "auto" decode of this many latents runs compiled. Both decoders give the same
+    values on every section a writer produces (tests/test_compiled.py); a forged section that
+    needs more zero words past its end than any writer leaves (MAX_DROPPED_ZERO_WORDS) is refused
+    by the compiled decoder and decoded by constriction's."""
+    return _compiled_unavailable is None and (_compiled_loaded or n_latents >= COMPILED_MIN_LATENTS)
 
 
 def decode_latent_values(layout, arm: IntArm, data: bytes, dithered: bool = False,
@@ -173,12 +217,19 @@ def decode_latent_values(layout, arm: IntArm, data: bytes, dithered: bool = Fals
     """The float64 latent buffer (symbols, plus the dither under --latent-coding uq, at valid
     positions; zero padding). engine: "compiled" (entropy/compiled.py), "reference" (numpy +
     constriction, decode_latents_reference) or "auto": the compiled loop for large pictures or
-    once it is loaded, else the reference (see COMPILED_MIN_LATENTS). Same values either way."""
-    if engine == "reference" or (engine == "auto" and not uses_compiled(layout.n_latents)):
+    once it is loaded (load_compiled), else the reference (see COMPILED_MIN_LATENTS)."""
+    global _compiled_loaded
+    if engine not in ENGINES:
+        raise ValueError(f"unknown latent decoder {engine!r} ({', '.join(ENGINES)})")
+    compiled = None
+    if engine == "compiled":
+        from . import compiled         # asked for by name: its import errors are the caller's
+    elif engine == "auto" and uses_compiled(layout.n_latents):
+        compiled = _compiled_module()
+        _compiled_loaded = compiled is not None       # loaded now: smaller pictures use it too
+    if compiled is None:
         dither = latent_dither(layout.valid_mask()) if dithered else None
         return _reference_values(layout, arm, data, dither)
-    global _compiled_loaded
-    from . import compiled
     words = _words(data)
     buffer = np.zeros(layout.buffer_size, np.float64)
     weights, biases, widths = arm.packed()
@@ -196,7 +247,6 @@ def decode_latent_values(layout, arm: IntArm, data: bytes, dithered: bool = Fals
                                          np.asarray(bounds, np.int64),
                                          np.asarray(layout.deltas, np.int64), dithered, weights,
                                          biases, widths)
-    _compiled_loaded = True
     if status != compiled.OK:
         raise InrcodecError(compiled.STATUS_MESSAGES[status])
     return buffer

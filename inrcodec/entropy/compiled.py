@@ -25,6 +25,7 @@ section that runs dry early is refused at once instead of after decoding every c
 from __future__ import annotations
 
 import math
+import zlib
 
 import numpy as np
 from numba import njit
@@ -34,6 +35,7 @@ from .int_arm import ACTIVATION_LIMIT, _OUT_HI, _OUT_LO
 from .laplace import LATENT_MAX, MU_BITS, SCALES
 from ..model.latents import TILE_COLS, TILE_ROWS
 from ..rec import prng
+from .coder import MAX_DROPPED_ZERO_WORDS
 
 _TOTAL = 1 << 24                                   # constriction's 24-bit probability precision
 _FREE_WEIGHT = float(_TOTAL - 1 - 2 * LATENT_MAX)  # its leaky quantizer's weight for the CDF
@@ -44,8 +46,23 @@ _SCALES = SCALES.astype(np.float64)
 _LIMIT = float(ACTIVATION_LIMIT)
 
 # Words read past the end that a valid section can need: one (a seal of one word) plus the zero
-# words the writer drops (coder._to_bytes); decode.SECTION_SLACK_BITS allows four of those.
+# words the writer may drop (coder.MAX_DROPPED_ZERO_WORDS; decode.SECTION_SLACK_BITS allows
+# for them too).
 MAX_WORDS_PAST_END = 1 + 4
+
+# numba's on-disk cache is keyed on this file alone: the constants it imports from other files
+# are frozen into the cached machine code, and a change to one of them would not recompile it.
+# Their fingerprint is written here, so such a change fails this import (decoding falls back to
+# the reference, tests/test_compiled.py fails) until this line is updated, which recompiles.
+_IMPORTED = (LATENT_MAX, MU_BITS, SCALES.tolist(), ACTIVATION_LIMIT, _OUT_LO.tolist(),
+             _OUT_HI.tolist(), TILE_ROWS, TILE_COLS, DITHER_SEED, prng.STREAM_DITHER,
+             prng.GAMMA_ROW, prng.GAMMA_WORD, prng.M1, prng.M2, prng.MASK64,
+             prng.stream_key(DITHER_SEED, prng.STREAM_DITHER), MAX_DROPPED_ZERO_WORDS)
+IMPORTED_FINGERPRINT = 0xff2bcbe0
+if zlib.crc32(repr(_IMPORTED).encode()) != IMPORTED_FINGERPRINT:
+    raise ImportError("entropy/compiled.py: constants it imports changed since it was last "
+                      "compiled; update IMPORTED_FINGERPRINT to "
+                      f"{zlib.crc32(repr(_IMPORTED).encode()):#010x}")
 
 OK, TOO_SHORT, INVALID, LEFT_OVER, BAD_END = 0, 1, 2, 3, 4
 STATUS_MESSAGES = {TOO_SHORT: "the latent section ends before its last latent",
