@@ -162,6 +162,26 @@ def test_decode_batch(first_run, tmp_path):
     assert code == 0 and "3 decoded, 0 skipped, 0 failed" in stdout
 
 
+def test_a_long_decode_batch_loads_the_compiled_decoder_in_its_worker(first_run, tmp_path,
+                                                                      monkeypatch):
+    """8 files or more a worker: each worker loads the compiled latent decoder first; the images
+    are the ones a fresh `inrcodec decode` (numpy latent decoder at this size) gives."""
+    coded = tmp_path / "coded"
+    coded.mkdir()
+    sources = sorted(first_run[3].rglob("*.inr"))
+    for k in range(8):
+        shutil.copy(sources[k % len(sources)], coded / f"f{k}.inr")
+    asked = []
+    real_run = batch._run
+    monkeypatch.setattr(batch, "_run", lambda *a, **k: asked.append(a[5]) or real_run(*a, **k))
+    code, stdout, _ = run(["decode-batch", coded, "-o", tmp_path / "out", "--workers", 1])
+    assert code == 0 and "8 decoded, 0 skipped, 0 failed" in stdout
+    assert asked == [{"load_compiled": True}]
+    for k in range(8):
+        np.testing.assert_array_equal(iio.imread(tmp_path / "out" / f"f{k}.png"),
+                                      inrcodec.decode((coded / f"f{k}.inr").read_bytes()))
+
+
 CLIP = ROOT / "tests" / "data" / "carphone_4f_32x32.y4m"
 CLIP_FRAMES = [f"frame_{k:04d}.png" for k in range(3)]
 

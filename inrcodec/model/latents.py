@@ -210,7 +210,8 @@ class LatentLayout(TorchPositions):
             out = torch.empty(c, h, w, dtype=torch.float32, device=buffer.device)
             for ch in range(c):
                 for b in self.blocks[level * c + ch]:
-                    tile = buffer.as_strided((b.h, b.w), (b.stride, 1), b.first())
+                    tile = buffer.as_strided((b.h, b.w), (b.stride, 1),
+                                             buffer.storage_offset() + b.first())
                     out[ch, b.row0:b.row0 + b.h, b.col0:b.col0 + b.w].copy_(tile)
             levels.append(out)
         return levels
