@@ -1,10 +1,9 @@
 """Decode speed on one CPU core, per preset, on Kodak-size (768x512) files.
 
-    python -m benchmarks.decode_speed --image kodim01 --iterations 100
+    python -m benchmarks.decode_speed --image kodim01 --iterations 1000 --files /tmp/decode_files
 
-For each preset: encode the full Kodak image (a short fit: decode cost does not depend on how long
-the encoder fitted; the files' rates are in the table), then decode it in a fresh process pinned
-to one thread (torch, OpenMP and BLAS), under /usr/bin/time -v for the peak resident memory. The
+For each preset: encode the full Kodak image (on every core; --files keeps the files for a rerun),
+then decode it in a fresh process pinned to one thread (torch, OpenMP and BLAS), under /usr/bin/time -v for the peak resident memory. The
 worker times its first decode (what a user's `inrcodec decode` pays after the imports, with the
 latent decoder it picks by size), the decode warm with the numpy latent decoder (pictures below
 coder.COMPILED_MIN_LATENTS), loading the compiled one, the decode warm with that (best of
@@ -14,6 +13,14 @@ decoder (numpy + constriction latents, pos_idx gather).
 
 The one-time compile (numba's, on a machine's first use) is timed in two more fresh processes:
 loading the compiled decoder with an empty numba cache directory, less loading it cached.
+With --against CHECKOUT (repeatable), the same files are also decoded, warm, by another
+checkout's decoder in a fresh one-thread process (its compiled latent decoder loaded, where it has
+one), and its image compared with this one's: a before/after on the same bytes, and the check that
+the decoded images did not change.
+
+The fit's length matters: the ARM's work is its non-zero weights (the compiled loop skips RDOQ's
+zeros), and a short fit leaves most of them zero (kodim01, medium: 1 of 544 after 10 steps, 352
+after 300; 495 in a 2000-step fit of a 256x256 crop). The table gives the count for each file.
 Writes benchmarks/results/decode_speed.md with the command, machine and versions.
 """
 from __future__ import annotations
@@ -86,7 +93,7 @@ def worker(path: str, repeats: int, load_only: bool) -> None:
     data = Path(path).read_bytes()
     first = _timed(lambda: inrcodec.decode(data))         # what `inrcodec decode` pays
     from inrcodec.complexity import macs_per_pixel
-    from inrcodec.decode import decode_latent_values, parse
+    from inrcodec.decode import decode_latent_values, load_networks, parse
     from inrcodec.limits import _n_latents
     h = parse(data).header
     large = coder.uses_compiled(_n_latents(h.arch, h.height, h.width))
@@ -96,9 +103,12 @@ def worker(path: str, repeats: int, load_only: bool) -> None:
     total = min(_timed(lambda: inrcodec.decode(data)) for _ in range(repeats))
     cpu = min(_timed(lambda: inrcodec.decode(data), time.process_time) for _ in range(repeats))
     latents = min(_timed(lambda: decode_latent_values(parse(data))) for _ in range(repeats))
+    _, arm = load_networks(h, parse(data).sections, dithered=h.dithered)
+    arm_weights = arm.packed()[0]
     stages = stage_seconds(data, repeats)
     mpp = macs_per_pixel(h.arch, h.height, h.width, h.channels)
-    same = bool(np.array_equal(inrcodec.decode(data), reference_image(data)))
+    image = inrcodec.decode(data)
+    same = bool(np.array_equal(image, reference_image(data)))
     print(json.dumps({"seconds": total, "cpu_seconds": cpu, "latent_seconds": latents,
                       **stages, "first_seconds": first,
                       "first_engine": "compiled" if large else "numpy",
@@ -106,7 +116,48 @@ def worker(path: str, repeats: int, load_only: bool) -> None:
                       "import_seconds": imports, "same_as_reference": same,
                       "height": h.height, "width": h.width, "macs_per_pixel": mpp["total"],
                       "arm_macs_per_pixel": mpp["arm"], "bytes": len(data),
+                      "arm_nonzero": int(np.count_nonzero(arm_weights)),
+                      "arm_weights": int(arm_weights.size), "sha256": image_digest(image),
                       "matmul_macs_per_s": matmul_macs_per_second()}))
+
+
+def image_digest(image) -> str:
+    import hashlib
+    import numpy as np
+    return hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()
+
+
+# Runs under another checkout (--against): only its public decode API, which has not changed.
+AGAINST_WORKER = r"""
+import hashlib, json, sys, time
+import numpy as np
+import torch
+torch.set_num_threads(1)
+import inrcodec
+try:
+    from inrcodec.entropy import coder
+    compiled = bool(coder.load_compiled())
+except (ImportError, AttributeError):
+    compiled = False
+data = open(sys.argv[1], "rb").read()
+image = inrcodec.decode(data)
+best = float("inf")
+for _ in range(int(sys.argv[2])):
+    start = time.perf_counter()
+    inrcodec.decode(data)
+    best = min(best, time.perf_counter() - start)
+print(json.dumps({"seconds": best, "compiled": compiled,
+                  "sha256": hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()}))
+"""
+
+
+def measure_against(checkout: Path, path: Path, repeats: int) -> dict:
+    env = {**os.environ, **ONE_THREAD, "PYTHONPATH": str(checkout)}
+    r = subprocess.run([sys.executable, "-c", AGAINST_WORKER, str(path), str(repeats)],
+                       capture_output=True, text=True, cwd=checkout, env=env)
+    if r.returncode != 0:
+        raise RuntimeError(f"decode worker in {checkout} failed: {r.stderr[-2000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
 
 
 def stage_seconds(data: bytes, repeats: int) -> dict:
@@ -168,10 +219,14 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--image", default="kodim01")
     ap.add_argument("--presets", default=None, help="comma-separated (default: all)")
-    ap.add_argument("--iterations", type=int, default=10,
-                    help="fitting steps for the test files (10 gives ~1.5 bpp files: realistic "
-                         "symbol statistics for the range decoder; longer CPU fits of a full image "
-                         "take minutes)")
+    ap.add_argument("--iterations", type=int, default=1000,
+                    help="fitting steps for the test files: the ARM's non-zero weights, which "
+                         "the latent decoder's work follows, fill in over the fit (see above)")
+    ap.add_argument("--files", default=None,
+                    help="folder for the test files: fitted there if missing, reused if present "
+                         "(default: a temporary folder)")
+    ap.add_argument("--against", action="append", default=[],
+                    help="another checkout whose decoder decodes the same files (repeatable)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--load-only", action="store_true", help=argparse.SUPPRESS)
@@ -182,7 +237,7 @@ def main(argv=None) -> None:
         return
     import imageio.v3 as iio
     import torch
-    torch.set_num_threads(1)
+    torch.set_num_threads(os.cpu_count() or 1)      # fitting the test files; decodes: one thread
     import inrcodec
     from inrcodec.arch import PRESETS
     from benchmarks.rd import KODAK, machine, versions
@@ -191,13 +246,18 @@ def main(argv=None) -> None:
     presets = args.presets.split(",") if args.presets else list(PRESETS)
     rows = []
     load_before = os.getloadavg()[0]
+    against = [Path(a).resolve() for a in args.against]
     with tempfile.TemporaryDirectory() as tmp:
+        files = Path(args.files or tmp)
+        files.mkdir(parents=True, exist_ok=True)
         for name in presets:
-            data = inrcodec.encode(image, preset=name, iterations=args.iterations, device="cpu")
-            path = Path(tmp) / f"{name}.inr"
-            path.write_bytes(data)
+            path = files / f"{args.image}_{name}_{args.iterations}it.inr"
+            if not path.exists():
+                data = inrcodec.encode(image, preset=name, iterations=args.iterations, device="cpu")
+                path.write_bytes(data)
             load_seconds(path, empty_cache=False)      # fills numba's cache, if not yet
             r = measure(path, args.repeats)
+            r["against"] = [measure_against(a, path, args.repeats) for a in against]
             r["compile_seconds"] = load_seconds(path, empty_cache=True) - load_seconds(path, False)
             r["preset"] = name
             rows.append(r)
@@ -207,14 +267,16 @@ def main(argv=None) -> None:
     h, w = rows[0]["height"], rows[0]["width"]
     lines = [f"# Decode speed, one CPU thread, {w}x{h} (Kodak {args.image})", "",
              f"Command: `{command}`  ", f"Machine: {machine()}  ", f"Versions: {versions()}", "",
-             "| preset | MACs/px | file bytes (bpp) | decode ms | **ms/Mpx** | CPU ms/Mpx | of which latents (parse, weights, ARM + range decoder) ms | latent grids ms | upsampling ms | synthesis ms | numpy latent decoder: ms/Mpx | **first decode ms/Mpx** (ms, decoder) | loading the compiled decoder s | one-time compile s | same image as reference | MAC rate (G/s) | % of float32 matmul | peak RSS MB |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
+             "| preset | MACs/px | ARM weights ≠ 0 | file bytes (bpp) | decode ms | **ms/Mpx** | CPU ms/Mpx | of which latents (parse, weights, ARM + range decoder) ms | latent grids ms | upsampling ms | synthesis ms | numpy latent decoder: ms/Mpx | **first decode ms/Mpx** (ms, decoder) | loading the compiled decoder s | one-time compile s | same image as reference | MAC rate (G/s) | % of float32 matmul | peak RSS MB |"
+             + "".join(f" {a.name}: ms/Mpx (same image) |" for a in against),
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"
+             + "---:|" * len(against)]
     for r in rows:
         mpx = r["height"] * r["width"] / 1e6
         rate = r["macs_per_pixel"] * r["height"] * r["width"] / r["seconds"]
         numpy_col = "—" if r["numpy_seconds"] is None else f"{1e3 * r['numpy_seconds'] / mpx:.0f}"
         lines.append(
-            f"| {r['preset']} | {r['macs_per_pixel']:.0f} | {r['bytes']} ({8 * r['bytes'] / (mpx * 1e6):.3f}) | "
+            f"| {r['preset']} | {r['macs_per_pixel']:.0f} | {r['arm_nonzero']} of {r['arm_weights']} | {r['bytes']} ({8 * r['bytes'] / (mpx * 1e6):.3f}) | "
             f"{1e3 * r['seconds']:.0f} | **{1e3 * r['seconds'] / mpx:.0f}** | {1e3 * r['cpu_seconds'] / mpx:.0f} | "
             f"{1e3 * r['latent_seconds']:.0f} | {1e3 * r['grid_seconds']:.1f} | "
             f"{1e3 * r['upsampling_seconds']:.0f} | {1e3 * r['synthesis_seconds']:.0f} | "
@@ -222,12 +284,15 @@ def main(argv=None) -> None:
             f"**{1e3 * r['first_seconds'] / mpx:.0f}** ({1e3 * r['first_seconds']:.0f}, {r['first_engine']}) | "
             f"{r['load_seconds']:.2f} | {r['compile_seconds']:.1f} | "
             f"{'yes' if r['same_as_reference'] else '**NO**'} | "
-            f"{rate / 1e9:.2f} | {100 * rate / r['matmul_macs_per_s']:.1f} % | {r['peak_rss_mb']:.0f} |")
+            f"{rate / 1e9:.2f} | {100 * rate / r['matmul_macs_per_s']:.1f} % | {r['peak_rss_mb']:.0f} |"
+            + "".join(f" {1e3 * a['seconds'] / mpx:.0f} ({'yes' if a['sha256'] == r['sha256'] else '**NO**'}) |"
+                      for a in r["against"]))
     lines += ["", f"Float32 matmul reference (512x512x512, same process, one thread): "
               f"{rows[0]['matmul_macs_per_s'] / 1e9:.1f} GMAC/s. Peak RSS of a process that only "
               f"imports the decoder (Python + torch + numpy): {base:.0f} MB.",
-              f"Test files: {args.iterations}-step fits of the full image (the decoder does the same "
-              "work whatever the fit length; only the range decoder sees different symbols). "
+              f"Test files: {args.iterations}-step fits of the full image. ARM weights ≠ 0: the "
+              "ARM's work per latent follows its non-zero weights (the compiled loop skips "
+              "RDOQ's zeros, in 4x4 blocks), and they fill in as the fit goes on. "
               f"Decode time: best of {args.repeats} after a warm-up, in a fresh process with "
               "torch/OpenMP/BLAS on one thread; it includes parsing, weight decoding, the "
               "wavefront latent decode, upsampling and synthesis (not PNG writing). "
@@ -250,6 +315,11 @@ def main(argv=None) -> None:
               f"{args.repeats}), which other jobs on the machine barely disturb; the 1-minute load "
               f"average was {load_before:.1f} at the start and {load_after:.1f} at the end of "
               "this run (1.0 = one busy core)."]
+    if against:
+        lines += ["", "Other checkouts on the same files (warm, best of the same repeats, one "
+                  "thread, their compiled latent decoder loaded where they have one; same image: "
+                  "byte-identical to this checkout's): "
+                  + "; ".join(f"{a.name} = `{a}`" for a in against) + "."]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -169,5 +169,6 @@ def decode(data: bytes, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.nd
     h = parsed.header
     with memory_errors_reported(f"decoding a {h.width}x{h.height} image", need):
         layout, modules, values = decode_latent_values(parsed)
-        image = render(layout, modules["upsampling"], modules["synthesis"], torch.from_numpy(values))
+        image = render(layout, modules["upsampling"], modules["synthesis"], torch.from_numpy(values),
+                       compiled=coder.compiled_loaded())
         return to_uint8(image)

@@ -86,11 +86,13 @@ def test_coder_agrees_with_constriction_on_garbage():
 
 
 def int_arm_for(arch, n_inputs, rng, fractional_inputs=False):
-    """A random quantized integer ARM reading n_inputs contexts, with some zero weights (RDOQ)."""
+    """A random quantized integer ARM reading n_inputs contexts, with some zero weights (RDOQ),
+    and one all-zero 4x4 block per layer where it has one (the compiled ARM skips those)."""
     layers = []
     for layer in Arm(arch, n_inputs).layers:
         w = quantize(rng.normal(0, 0.4, tuple(layer.weight.shape)), 30)
         w[rng.random(w.shape) < 0.2] = 0
+        w[-4:, :4] = 0        # [out, in]: last four outputs, first four inputs
         layers.append(IntLayer(w, quantize(rng.normal(0, 0.5, tuple(layer.bias.shape)), 26), 30, 26))
     return IntArm(layers, fractional_inputs)
 
@@ -198,6 +200,19 @@ def test_auto_engine_picks_the_reference_for_small_pictures_until_the_loop_is_lo
     coder.load_compiled()
     assert coder.uses_compiled(1)
     assert np.array_equal(coder.decode_latents(layout, arm, data), buf)
+
+
+def test_a_file_decodes_to_the_same_image_before_and_after_the_compiled_loops_load(encoded,
+                                                                                monkeypatch):
+    """A fresh process decodes a small file with numpy latents and torch upsampling, one that
+    has loaded numba with its loops for both: the same image."""
+    import inrcodec
+    _, data, _ = encoded
+    monkeypatch.setattr(coder, "_compiled_loaded", False)
+    before = inrcodec.decode(data)
+    assert not coder.compiled_loaded()
+    assert coder.load_compiled()
+    assert np.array_equal(inrcodec.decode(data), before)
 
 
 def test_the_writer_keeps_the_zero_words_a_decoder_could_not_tell_from_a_short_section():

@@ -195,6 +195,17 @@ def test_decoding_is_bit_exact(encoded, tmp_path):
     assert r.stdout.strip() == hashlib.sha256(a.tobytes()).hexdigest()
 
 
+def test_frames_are_the_same_before_and_after_the_compiled_loops_load(encoded, monkeypatch):
+    """numpy latents + torch upsampling, then numba's loops for both: the same frames."""
+    from inrcodec.entropy import coder
+    from inrcodec.video.decode import decode
+    data = encoded[0].read_bytes()
+    monkeypatch.setattr(coder, "_compiled_loaded", False)
+    before = decode(data)
+    assert coder.load_compiled()
+    assert np.array_equal(decode(data), before)
+
+
 def test_fitted_arm_uses_the_previous_frame(encoded):
     """Zeroing the ARM's previous-frame weights changes the code length of the fitted latents."""
     from inrcodec.decode import load_networks

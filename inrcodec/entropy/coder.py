@@ -169,6 +169,7 @@ def _compiled_module():
         return None
     try:
         from . import compiled
+        from ..model import upsampling_compiled  # noqa: F401  (the render's loop, same numba)
     except Exception as exc:
         _compiled_unavailable = f"{type(exc).__name__}: {exc}"
         warnings.warn(f"the compiled latent decoder cannot be loaded here "
@@ -196,6 +197,8 @@ def load_compiled() -> bool:
     compiled.decode_ordered(np.zeros(0, np.uint32), np.zeros(1), np.zeros(0, np.int64),
                             np.zeros(1, np.int64), np.zeros(0, np.int64), False, np.zeros(1),
                             np.zeros(1), np.array([1, 1], np.int64))
+    from ..model.upsampling_compiled import up2
+    up2(np.zeros((1, 1, 1), np.float32), np.zeros((2, 4), np.float32), np.zeros((1, 1, 1), np.float32))
     _compiled_loaded = True
     return True
 

@@ -215,6 +215,32 @@ MAX_WIDTH = 64  # widest ARM layer the scratch holds (arch.py allows hidden widt
                 # at most 24 + 6 parents, or 24 + 25 previous-frame contexts in video)
 
 
+@njit(cache=True, inline="always")
+def _macs_4x4(dst, o, src, i, weights, w_off, n_out, m):
+    """dst[o:o+4, :m] += the [4 in, 4 out] block of a layer's [in, out] weights applied to
+    src[i:i+4, :m]. Four outputs and four inputs a pass, so each stored element carries 16
+    products, not one: a pass one output at a time is bound by its stores (~1.5x slower on
+    dense weights). Every sum is exact (int_arm.py), so this order gives the reference's values."""
+    d0, d1, d2, d3 = dst[o], dst[o + 1], dst[o + 2], dst[o + 3]
+    x0, x1, x2, x3 = src[i], src[i + 1], src[i + 2], src[i + 3]
+    a = w_off + i * n_out + o
+    b, c, e = a + n_out, a + 2 * n_out, a + 3 * n_out
+    w00, w01, w02, w03 = weights[a], weights[a + 1], weights[a + 2], weights[a + 3]
+    w10, w11, w12, w13 = weights[b], weights[b + 1], weights[b + 2], weights[b + 3]
+    w20, w21, w22, w23 = weights[c], weights[c + 1], weights[c + 2], weights[c + 3]
+    w30, w31, w32, w33 = weights[e], weights[e + 1], weights[e + 2], weights[e + 3]
+    if (w00 == 0.0 and w01 == 0.0 and w02 == 0.0 and w03 == 0.0 and w10 == 0.0 and w11 == 0.0
+            and w12 == 0.0 and w13 == 0.0 and w20 == 0.0 and w21 == 0.0 and w22 == 0.0
+            and w23 == 0.0 and w30 == 0.0 and w31 == 0.0 and w32 == 0.0 and w33 == 0.0):
+        return                      # a block RDOQ zeroed
+    for r in range(m):
+        v0, v1, v2, v3 = x0[r], x1[r], x2[r], x3[r]
+        d0[r] += v0 * w00 + v1 * w10 + v2 * w20 + v3 * w30
+        d1[r] += v0 * w01 + v1 * w11 + v2 * w21 + v3 * w31
+        d2[r] += v0 * w02 + v1 * w12 + v2 * w22 + v3 * w32
+        d3[r] += v0 * w03 + v1 * w13 + v2 * w23 + v3 * w33
+
+
 @njit(cache=True)
 def _arm_chunk(src, dst, m, weights, biases, widths):
     """The integer ARM (int_arm.IntArm.raw) on m contexts, stored transposed in src[:widths[0],
@@ -231,12 +257,21 @@ def _arm_chunk(src, dst, m, weights, biases, widths):
             row = dst[o]
             for r in range(m):
                 row[r] = 0.0
-            for i in range(n_in):
+        blocked_in = n_in - n_in % 4
+        blocked_out = n_out - n_out % 4
+        for o in range(0, blocked_out, 4):
+            for i in range(0, blocked_in, 4):
+                _macs_4x4(dst, o, src, i, weights, w_off, n_out, m)
+        for o in range(n_out):           # what the 4x4 blocks left: the last inputs, outputs
+            row = dst[o]
+            for i in range(blocked_in if o < blocked_out else 0, n_in):
                 w = weights[w_off + i * n_out + o]
                 if w != 0.0:       # RDOQ zeros: adding x * 0 would change nothing
                     x = src[i]
                     for r in range(m):
                         row[r] += x[r] * w
+        for o in range(n_out):
+            row = dst[o]
             bias = biases[b_off + o]
             if not last:
                 for r in range(m):

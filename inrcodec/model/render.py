@@ -12,7 +12,8 @@ def render_values(layout: LatentLayout, upsampling, synthesis, values: torch.Ten
     return synthesis(upsampling(layout.grids_from_values(values)))
 
 
-def render(layout: LatentLayout, upsampling, synthesis, buffer: torch.Tensor) -> torch.Tensor:
+def render(layout: LatentLayout, upsampling, synthesis, buffer: torch.Tensor,
+           compiled: bool = False) -> torch.Tensor:
     """Float image [1, C, H, W] (unclamped) from a flat latent buffer (the decoder's: any float
-    dtype, no autograd)."""
-    return synthesis(upsampling(layout.grids_from_buffer(buffer)))
+    dtype, no autograd). compiled: upsample with the numba loop (same values; numba loaded)."""
+    return synthesis(upsampling(layout.grids_from_buffer(buffer), compiled=compiled))

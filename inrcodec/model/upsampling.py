@@ -6,6 +6,7 @@ crop to the next grid's size (odd sizes are fine), stack that grid on top, repea
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -68,22 +69,47 @@ class Upsampling(nn.Module):
         is a stack of shifted copies and one [1, taps/2] @ [taps/2, everything] product per
         phase, then an interleave. On CPU this is ~3x faster (forward + backward) than the
         1-channel conv_transpose2d it replaces, which oneDNN runs poorly for such thin maps;
-        `reference_up2` is that definition (tests/test_model.py checks they agree)."""
+        `reference_up2` is that definition (tests/test_model.py checks they agree). Without
+        autograd (decoding) the same sums are written out term by term (_up_axis_sums), the
+        decoder's bit-exact definition."""
         pad = self.taps // 4
         x = replicate_pad(x, pad)
-        x = self._up_axis(x, kernel, x.shape[-1] - 2 * pad, dim=3)
-        x = self._up_axis(x, kernel, x.shape[-2] - 2 * pad, dim=2)
+        up_axis = self._up_axis if torch.is_grad_enabled() else self._up_axis_sums
+        x = up_axis(x, kernel, x.shape[-1] - 2 * pad, dim=3)
+        x = up_axis(x, kernel, x.shape[-2] - 2 * pad, dim=2)
         return x[:, :, :h, :w]
+
+    def phase_taps(self, kernel: torch.Tensor) -> torch.Tensor:
+        """[2, taps/2]: phase r's taps, in the order _up_axis multiplies shifts r, r + 1, ..."""
+        reversed_taps = kernel.flip(0)[self.taps - 1 - self.crop:]    # [crop, crop - 1, ..., 0]
+        return torch.stack([reversed_taps[r::2][:self.taps // 2] for r in (0, 1)])
+
+    def _up_axis_sums(self, xp: torch.Tensor, kernel: torch.Tensor, a: int, dim: int) -> torch.Tensor:
+        """_up_axis without autograd, as the decoder defines it: each output sample is
+        ((x0 * k0 + x1 * k1) + x2 * k2) + x3 * k3, every product and sum rounded (the value
+        the [1, 4] @ [4, n] product of _up_axis gives with the BLAS measured here, but fixed,
+        so that upsampling_compiled.py computes it too, on any machine). Written into the
+        interleaved output's phases directly: no stack of shifted copies."""
+        half = self.taps // 2
+        shape = list(xp.shape)
+        shape[dim] = 2 * a
+        out = xp.new_empty(shape)
+        for r, taps in enumerate(self.phase_taps(kernel).tolist()):
+            phase = out.narrow(dim, r, 2 * a - r)[(slice(None),) * dim + (slice(None, None, 2),)]
+            torch.mul(xp.narrow(dim, r, a), taps[0], out=phase)
+            for j in range(1, half):
+                phase.add_(xp.narrow(dim, r + j, a) * taps[j])
+        return out
 
     def _up_axis(self, xp: torch.Tensor, kernel: torch.Tensor, a: int, dim: int) -> torch.Tensor:
         """Along `dim` (replicate-padded, length a + 2*pad) -> length 2a. Phase r takes kernel
         taps crop - r, crop - r - 2, ... (tap j lands on output 2m + r from input m + s when
         j = r + crop - 2s)."""
-        half, crop = self.taps // 2, self.crop
+        half = self.taps // 2
         shifted = torch.stack([xp.narrow(dim, s, a) for s in range(half + 1)], 0)
         flat = shifted.reshape(half + 1, -1)
-        reversed_taps = kernel.flip(0)[self.taps - 1 - crop:]     # [crop, crop - 1, ..., 0]
-        phases = [reversed_taps[r::2][:half].unsqueeze(0) @ flat[r:r + half] for r in (0, 1)]
+        taps = self.phase_taps(kernel)
+        phases = [taps[r:r + 1] @ flat[r:r + half] for r in (0, 1)]
         shape = shifted.shape[1:]
         return torch.stack([p.view(shape) for p in phases], dim + 1).flatten(dim, dim + 1)
 
@@ -123,14 +149,35 @@ class Upsampling(nn.Module):
             planes.append(mh @ g @ mw.T)
         return torch.cat(planes).unsqueeze(0)
 
-    def forward(self, grids: list[torch.Tensor]) -> torch.Tensor:
+    def forward_compiled(self, grids: list[torch.Tensor]) -> torch.Tensor:
+        """forward() without autograd, each x2 step in upsampling_compiled.py (same values)."""
+        from .upsampling_compiled import up2
+        taps = self.phase_taps(self.kernel().detach()).numpy().astype(np.float32)
+        c, height, width = grids[0].shape
+        out = np.empty((len(grids) * c, height, width), np.float32)
+        out[:c] = grids[0].numpy()
+        x = grids[-1].numpy()
+        for k in range(len(grids) - 2, -1, -1):
+            h, w = grids[k].shape[-2:]
+            if k == 0:
+                up2(np.ascontiguousarray(x, np.float32), taps, out[c:])
+            else:
+                up = np.empty((x.shape[0], h, w), np.float32)
+                up2(np.ascontiguousarray(x, np.float32), taps, up)
+                x = np.concatenate([grids[k].numpy(), up])
+        return torch.from_numpy(out).unsqueeze(0)
+
+    def forward(self, grids: list[torch.Tensor], compiled: bool = False) -> torch.Tensor:
         """grids: per level [C, h_l, w_l], finest first. Returns [1, levels*C, H, W].
 
         Under autograd (fitting) the matrix form, which is faster forward + backward; without
-        it (decoding) the polyphase form, whose MACs are the ones `complexity` reports."""
+        it (decoding) the polyphase form, whose MACs are the ones `complexity` reports, in
+        torch or, compiled=True (numba loaded, CPU), in upsampling_compiled.py."""
         if (torch.is_grad_enabled() and len(grids) > 1
                 and max(grids[0].shape[-2:]) <= self.MATRIX_MAX_SIDE):
             return self.forward_matrices(grids)
+        if compiled and not torch.is_grad_enabled() and len(grids) > 1:
+            return self.forward_compiled(grids)
         kernel = self.kernel()
         x = grids[-1].unsqueeze(1)
         for g in reversed(grids[:-1]):

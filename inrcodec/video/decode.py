@@ -93,7 +93,7 @@ def decode_group_latents(header: VideoHeader, g: int, sections: dict[str, bytes]
 def frames_from_latents(layout: VideoLayout, modules, buffer: np.ndarray) -> np.ndarray:
     """uint8 [T, H, W, C] frames of one group from its decoded latents."""
     out = render_frames(layout, modules["upsampling"], modules["synthesis"],
-                        torch.from_numpy(buffer).to(torch.float32))
+                        torch.from_numpy(buffer).to(torch.float32), compiled=coder.compiled_loaded())
     return np.stack([to_uint8(out[t:t + 1]) for t in range(out.shape[0])])
 
 
