@@ -20,7 +20,8 @@ the decoded images did not change.
 
 The fit's length matters: the ARM's work is its non-zero weights (the compiled loop skips RDOQ's
 zeros), and a short fit leaves most of them zero (kodim01, medium: 1 of 544 after 10 steps, 352
-after 300; 495 in a 2000-step fit of a 256x256 crop). The table gives the count for each file.
+after 300; 495 in a 2000-step fit of a 256x256 crop; measured by hand). The table gives the
+count for each file.
 Writes benchmarks/results/decode_speed.md with the command, machine and versions.
 """
 from __future__ import annotations
@@ -162,17 +163,21 @@ def measure_against(checkout: Path, path: Path, repeats: int) -> dict:
 
 def stage_seconds(data: bytes, repeats: int) -> dict:
     """Best-of-repeats times of the render's stages, each on the previous stage's output: latent
-    grids out of the buffer, upsampling, synthesis (+ clamp to uint8)."""
+    grids out of the buffer, upsampling (compiled where the decoder has loaded numba, as decode
+    does), synthesis (+ clamp to uint8)."""
     import torch
     from inrcodec.decode import decode_latent_values, parse, to_uint8
+    from inrcodec.entropy import coder
     layout, modules, values = decode_latent_values(parse(data))
     buffer = torch.from_numpy(values)
+    compiled = coder.compiled_loaded()
     with torch.no_grad():
         grids = layout.grids_from_buffer(buffer)
-        upsampled = modules["upsampling"](grids)
+        upsampled = modules["upsampling"](grids, compiled=compiled)
         return {
             "grid_seconds": min(_timed(lambda: layout.grids_from_buffer(buffer)) for _ in range(repeats)),
-            "upsampling_seconds": min(_timed(lambda: modules["upsampling"](grids)) for _ in range(repeats)),
+            "upsampling_seconds": min(_timed(lambda: modules["upsampling"](grids, compiled=compiled))
+                                      for _ in range(repeats)),
             "synthesis_seconds": min(_timed(lambda: to_uint8(modules["synthesis"](upsampled)))
                                      for _ in range(repeats))}
 
