@@ -16,4 +16,5 @@ def render(layout: LatentLayout, upsampling, synthesis, buffer: torch.Tensor,
            compiled: bool = False) -> torch.Tensor:
     """Float image [1, C, H, W] (unclamped) from a flat latent buffer (the decoder's: any float
     dtype, no autograd). compiled: upsample with the numba loop (same values; numba loaded)."""
-    return synthesis(upsampling(layout.grids_from_buffer(buffer), compiled=compiled))
+    grids = layout.grids_from_buffer(buffer)
+    return synthesis(upsampling(grids, compiled=True) if compiled else upsampling(grids))

@@ -154,6 +154,11 @@ class Upsampling(nn.Module):
         from .upsampling_compiled import up2
         taps = self.phase_taps(self.kernel().detach()).numpy().astype(np.float32)
         c, height, width = grids[0].shape
+        for finer, coarser in zip(grids[:-1], grids[1:]):     # the loop trusts these sizes
+            if (coarser.dtype != torch.float32 or finer.shape[0] != c or coarser.shape[0] != c
+                    or not (0 < finer.shape[1] <= 2 * coarser.shape[1])
+                    or not (0 < finer.shape[2] <= 2 * coarser.shape[2])):
+                raise ValueError("forward_compiled: grids are not a float32 x2 pyramid")
         out = np.empty((len(grids) * c, height, width), np.float32)
         out[:c] = grids[0].numpy()
         x = grids[-1].numpy()
