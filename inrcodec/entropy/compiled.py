@@ -48,7 +48,7 @@ _LIMIT = float(ACTIVATION_LIMIT)
 # Words read past the end that a valid section can need: one (a seal of one word) plus the zero
 # words the writer may drop (coder.MAX_DROPPED_ZERO_WORDS; decode.SECTION_SLACK_BITS allows
 # for them too).
-MAX_WORDS_PAST_END = 1 + 4
+MAX_WORDS_PAST_END = 1 + MAX_DROPPED_ZERO_WORDS
 
 # numba's on-disk cache is keyed on this file alone: the constants it imports from other files
 # are frozen into the cached machine code, and a change to one of them would not recompile it.

@@ -164,11 +164,10 @@ class Upsampling(nn.Module):
         x = grids[-1].numpy()
         for k in range(len(grids) - 2, -1, -1):
             h, w = grids[k].shape[-2:]
-            if k == 0:
-                up2(np.ascontiguousarray(x, np.float32), taps, out[c:])
-            else:
-                up = np.empty((x.shape[0], h, w), np.float32)
-                up2(np.ascontiguousarray(x, np.float32), taps, up)
+            # the last step writes straight into the output, behind the finest grid
+            up = out[c:] if k == 0 else np.empty((x.shape[0], h, w), np.float32)
+            up2(np.ascontiguousarray(x, np.float32), taps, up)
+            if k:
                 x = np.concatenate([grids[k].numpy(), up])
         return torch.from_numpy(out).unsqueeze(0)
 
