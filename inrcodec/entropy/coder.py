@@ -152,9 +152,9 @@ def encode_latents(layout: LatentLayout, arm: IntArm, buffer: np.ndarray,
 
 
 # Below this many latents a fresh process decodes faster in numpy + constriction than it can
-# import numba and load the compiled loops (0.6-0.9 s in benchmarks/results/decode_speed.md,
-# whose two ms/Mpx columns give a break-even of ~2.9 M latents for `medium` up to ~4.6 M for
-# `lowest`): set below the smallest break-even.
+# import numba and load the compiled loops (~0.7 s in benchmarks/results/decode_speed.md, whose
+# two ms/Mpx columns give a break-even of ~2.4 M latents for `medium` up to ~3.5 M for `lowest`;
+# runs on this shared machine differ by up to ~20 %): set near the smallest break-even.
 COMPILED_MIN_LATENTS = 2_500_000
 ENGINES = ("auto", "compiled", "reference")
 _compiled_loaded = False
