@@ -6,7 +6,7 @@ For each preset: encode the full Kodak image (on every core; --files keeps the f
 then decode it in a fresh process pinned to one thread (torch, OpenMP and BLAS), under /usr/bin/time -v for the peak resident memory. The
 worker times its first decode (what a user's `inrcodec decode` pays after the imports, with the
 latent decoder it picks by size), the decode warm with the numpy latent decoder (pictures below
-coder.COMPILED_MIN_LATENTS), loading the compiled one, the decode warm with that (best of
+engine.COMPILED_MIN_LATENTS), loading the compiled one, the decode warm with that (best of
 --repeats), and a float32 matmul on the same core in the same process, and reports the decoder's
 MAC rate as a percentage of the matmul's. It also checks the image against the reference
 decoder (numpy + constriction latents, pos_idx gather).
@@ -60,7 +60,7 @@ def reference_image(data: bytes):
     """The decode by definition: latents by coder.decode_latents_reference (numpy + constriction),
     gathered through pos_idx, then the same networks."""
     import torch
-    from inrcodec.decode import load_networks, parse, to_uint8
+    from inrcodec.image.decode import load_networks, parse, to_uint8
     from inrcodec.entropy import coder
     from inrcodec.entropy.dither import latent_dither
     from inrcodec.model.latents import LatentLayout
@@ -86,20 +86,20 @@ def worker(path: str, repeats: int, load_only: bool) -> None:
     torch.set_num_threads(1)
     import numpy as np
     import inrcodec
-    from inrcodec.entropy import coder
+    from inrcodec.entropy import engine
     imports = time.perf_counter() - start
     if load_only:
-        print(json.dumps({"load_seconds": _timed(coder.load_compiled)}))
+        print(json.dumps({"load_seconds": _timed(engine.load_compiled)}))
         return
     data = Path(path).read_bytes()
     first = _timed(lambda: inrcodec.decode(data))         # what `inrcodec decode` pays
     from inrcodec.complexity import macs_per_pixel
-    from inrcodec.decode import decode_latent_values, load_networks, parse
+    from inrcodec.image.decode import decode_latent_values, load_networks, parse
     from inrcodec.limits import _n_latents
     h = parse(data).header
-    large = coder.uses_compiled(_n_latents(h.arch, h.height, h.width))
+    large = engine.uses_compiled(_n_latents(h.arch, h.height, h.width))
     numpy_warm = None if large else min(_timed(lambda: inrcodec.decode(data)) for _ in range(repeats))
-    load = _timed(coder.load_compiled)
+    load = _timed(engine.load_compiled)
     inrcodec.decode(data)
     total = min(_timed(lambda: inrcodec.decode(data)) for _ in range(repeats))
     cpu = min(_timed(lambda: inrcodec.decode(data), time.process_time) for _ in range(repeats))
@@ -136,8 +136,11 @@ import torch
 torch.set_num_threads(1)
 import inrcodec
 try:
-    from inrcodec.entropy import coder
-    compiled = bool(coder.load_compiled())
+    try:
+        from inrcodec.entropy import engine as choice       # the engine's home since the re-filing
+    except ImportError:
+        from inrcodec.entropy import coder as choice        # before it
+    compiled = bool(choice.load_compiled())
 except (ImportError, AttributeError):
     compiled = False
 data = open(sys.argv[1], "rb").read()
@@ -166,11 +169,11 @@ def stage_seconds(data: bytes, repeats: int) -> dict:
     grids out of the buffer, upsampling (compiled where the decoder has loaded numba, as decode
     does), synthesis (+ clamp to uint8)."""
     import torch
-    from inrcodec.decode import decode_latent_values, parse, to_uint8
-    from inrcodec.entropy import coder
+    from inrcodec.image.decode import decode_latent_values, parse, to_uint8
+    from inrcodec.entropy import engine
     layout, modules, values = decode_latent_values(parse(data))
     buffer = torch.from_numpy(values)
-    compiled = coder.compiled_loaded()
+    compiled = engine.compiled_loaded()
     with torch.no_grad():
         grids = layout.grids_from_buffer(buffer)
         upsampled = modules["upsampling"](grids, compiled=compiled)
@@ -304,7 +307,7 @@ def main(argv=None) -> None:
               "decode ms, ms/Mpx: with the compiled loops (numba: latent decoder and "
               "upsampling), loaded. numpy latent decoder: the same decode with the numpy + "
               "constriction latent decoder and torch's upsampling, which a process uses for "
-              "pictures under coder.COMPILED_MIN_LATENTS latents until it has loaded the compiled "
+              "pictures under engine.COMPILED_MIN_LATENTS latents until it has loaded the compiled "
               "loops (loading costs more than it saves there). "
               "First decode: the first `inrcodec.decode` of a fresh process (what `inrcodec "
               "decode` pays), after importing inrcodec (Python + torch + numpy: "

@@ -3,8 +3,9 @@
     b"INR" | version u8 | mode u8 | varint len(header) | header | varint n | n x varint len |
     sections ... | CRC32 (u32 little-endian, over everything before it)
 
-The container knows nothing about models; each mode (image, ...) parses its own header. All sizes
-are LEB128 varints so a small image's header costs a few dozen bytes.
+The container knows nothing about models; each mode (modes.py: image, video, rec) parses its own
+header and checks its own section count. All sizes are LEB128 varints so a small image's header
+costs a few dozen bytes. docs/format.md describes the whole format.
 """
 from __future__ import annotations
 
@@ -18,12 +19,24 @@ MAGIC = b"INR"
 FORMAT_VERSION = 4      # 2: image header records the latent coding (rounding or dithered)
                         # 3: a quantization step and scale per weight tensor
                         # 4: architecture field arm_parents (coarser-grid ARM context)
+# The container's mode byte; modes.py maps each to the code that reads it.
 MODE_IMAGE = 0
 MODE_VIDEO = 1          # a clip: one header, then a set of sections per group of frames
 MODE_REC = 2            # variational: weights sent by relative-entropy coding (inrcodec/variational)
-MODE_NAMES = {MODE_IMAGE: "image", MODE_VIDEO: "video", MODE_REC: "rec"}
-MAX_SECTIONS = 64
-MAX_VIDEO_SECTIONS = 1 << 20
+MODE_NAMES = {MODE_IMAGE: "image", MODE_VIDEO: "video", MODE_REC: "rec"}   # for messages
+MAX_SECTIONS = 1 << 20  # a bound on what a container may list (each mode checks its exact count)
+
+# Pictures the format holds, in every mode: sides up to 32768 pixels, 2^27 pixels (~134 Mpx) in
+# all; anything larger is refused from the header, before allocating.
+MAX_SIDE = 1 << 15
+MAX_PIXELS = 1 << 27
+
+
+def check_picture_size(height: int, width: int) -> None:
+    """Refuse a picture the format cannot hold (an encoder's first check)."""
+    if height * width > MAX_PIXELS or max(height, width) > MAX_SIDE:
+        raise InrcodecError(f"image of {width}x{height} is too large (the format holds at most "
+                            f"{MAX_SIDE} pixels a side and {MAX_PIXELS} in all)")
 
 
 def write_varint(value: int) -> bytes:
@@ -102,11 +115,9 @@ def unpack(data: bytes) -> Container:
     r = Reader(body)
     r.take(len(MAGIC) + 1)
     mode = r.take(1)[0]
-    if mode not in MODE_NAMES:
-        raise InrcodecError(f"unknown coding mode {mode}")
     header = r.take(r.varint())
     n = r.varint()
-    if n > (MAX_VIDEO_SECTIONS if mode == MODE_VIDEO else MAX_SECTIONS) or n > len(body):
+    if n > MAX_SECTIONS or n > len(body):
         raise InrcodecError("corrupt inrcodec file: too many sections")
     lengths = [r.varint() for _ in range(n)]
     sections = [r.take(length) for length in lengths]
@@ -125,16 +136,13 @@ def peek_mode(data) -> int | None:
     return None
 
 
-_PYTHON_DECODER = {MODE_IMAGE: "inrcodec.decode", MODE_VIDEO: "inrcodec.video.decode_video",
-                   MODE_REC: "inrcodec.decode"}
-
-
-def unpack_as(data, mode: int) -> Container:
+def unpack_as(data, mode: int, mode_name: str) -> Container:
     """unpack() for one mode's parser: bytes only, and a file of another mode is a clear error."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise InrcodecError("decode expects bytes")
     c = unpack(bytes(data))
     if c.mode != mode:
-        raise InrcodecError(f"this .inr file is in {MODE_NAMES[c.mode]} mode, not {MODE_NAMES[mode]}: decode it "
-                            f"with `inrcodec decode` (Python: {_PYTHON_DECODER[c.mode]})")
+        found = MODE_NAMES.get(c.mode, f"another ({c.mode})")
+        raise InrcodecError(f"this .inr file is in {found} mode, not {mode_name}: decode it with "
+                            "`inrcodec decode` (Python: inrcodec.decode)")
     return c

@@ -17,10 +17,8 @@ at or above every measurement listed next to it, by at most ~1.3x:
         over the latent buffer, 8 B a latent, and its float32 grids, 4 B), all with the compiled
         latent decoder loaded and forced; the numpy one (small pictures) takes 51-76 B a latent
         (~97 with a dither); loading numba adds ~122 MB resident, ~269 MB of address space
-    rec decode, 1024x1024 RGB (default network): 482 B/px
     image encode (fit + weight-step search + verifying decode), 256x256 and 512x512 RGB, 3
         steps: lowest 1157, low 1373-1398, medium 1880-1940, high 2690 B/px
-    rec encode, 128x128 -> 256x256 RGB: ~116 MB + ~1670 B/px
 
 "Available" is the smallest of: MemAvailable (/proc/meminfo, no swap), the cgroup's memory limit
 less its usage, and the address-space / data-segment rlimits less what the process already maps.
@@ -39,7 +37,7 @@ from .errors import InrcodecError
 DEFAULT_MAX_PIXELS = 1 << 26          # 8192 x 8192 (67.1 million pixels): what decode accepts by default
 MIB = 1 << 20
 
-_DECODE_FIXED = 64 * MIB               # networks, constriction, torch's first allocations
+DECODE_FIXED = 64 * MIB               # networks, constriction, torch's first allocations
 _DECODE_PER_LATENT = 16                # float64 buffer + float32 grids (the compiled decoder builds
                                        # nothing per latent; measured ~12-16)
 _DECODE_PER_LATENT_DITHERED = 24       # measured ~20 more per pixel than without a dither
@@ -50,13 +48,12 @@ _COMPILED_LOAD = 300 * MIB             # importing numba and loading the compile
                                        # decode will and it is not loaded yet (measured +122 MB
                                        # resident, +269 MB address space)
 _RENDER_MIN, _RENDER_PER_PLANE = 110, 23   # per pixel: max(min, per_plane x latent planes)
-_OUTPUT_PER_PIXEL = 8                  # uint8 picture and its PNG bytes
+OUTPUT_PER_PIXEL = 8                  # uint8 picture and its PNG bytes
 
 _FIT_FIXED = 100 * MIB
 _FIT_BASE, _FIT_PER_ARM, _FIT_PER_SYN = 560, 6.5, 9.0   # least squares on the presets, then +5 %
 _FIT_MARGIN = 1.1
 
-_REC_FIT_FIXED, _REC_FIT_PER_PIXEL = 128 * MIB, 1800
 
 
 def gib(n: float) -> str:
@@ -75,29 +72,18 @@ def _n_latents(arch, height: int, width: int) -> int:
 def image_decode_bytes(arch, height: int, width: int, channels: int = 3, dithered: bool = False,
                        frames: int = 1) -> int:
     """Peak memory of decoding an image (or one group of `frames` video frames) of this size."""
-    from .entropy import coder
+    from .entropy import engine
     n_latents = frames * _n_latents(arch, height, width)
-    compiled = coder.uses_compiled(n_latents)
+    compiled = engine.uses_compiled(n_latents)
     if compiled and frames == 1:
         per_latent = _DECODE_PER_LATENT_DITHERED if dithered else _DECODE_PER_LATENT
     else:    # the numpy decoder, or video: its groups' coding order is built per latent either way
         per_latent = _REFERENCE_PER_LATENT_DITHERED if dithered else _REFERENCE_PER_LATENT
-    load = _COMPILED_LOAD if compiled and not coder.compiled_loaded() else 0
+    load = _COMPILED_LOAD if compiled and not engine.compiled_loaded() else 0
     pixels = frames * height * width
     render = max(_RENDER_MIN, _RENDER_PER_PLANE * arch.latent_planes)   # grey measured ~10 % less
-    return int(_DECODE_FIXED + load + n_latents * per_latent
-               + pixels * (render + _OUTPUT_PER_PIXEL))
-
-
-def rec_decode_bytes(arch, height: int, width: int, channels: int, n_weights: int) -> int:
-    """Peak memory of decoding a rec-mode image: the positional encoding (built in float64), the
-    MLP's activations, and per weight its coding order and sample."""
-    enc = 2 + 4 * arch.n_freqs
-    inputs = enc + len(arch.grid_levels)
-    encoding = 32 + 20 * enc
-    mlp = 4 * enc + 8 * len(arch.grid_levels) + 4 * inputs + 12 * arch.hidden + 8 * channels
-    return int(_DECODE_FIXED + height * width * (max(encoding, mlp) + _OUTPUT_PER_PIXEL)
-               + 64 * n_weights)
+    return int(DECODE_FIXED + load + n_latents * per_latent
+               + pixels * (render + OUTPUT_PER_PIXEL))
 
 
 def fit_bytes(arch, height: int, width: int, channels: int = 3, frames: int = 1,
@@ -110,10 +96,6 @@ def fit_bytes(arch, height: int, width: int, channels: int = 3, frames: int = 1,
     syn = arch.latent_planes + 2 * sum(arch.synthesis_hidden) + 6 * arch.synthesis_residual * channels
     per_pixel = _FIT_BASE + _FIT_PER_ARM * arm + _FIT_PER_SYN * syn
     return int(_FIT_FIXED + _FIT_MARGIN * pixels * per_pixel)
-
-
-def rec_fit_bytes(height: int, width: int, channels: int = 3) -> int:
-    return int(_REC_FIT_FIXED + _REC_FIT_PER_PIXEL * height * width)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -305,54 +287,8 @@ def out_of_memory(what: str, need: int | None = None) -> InrcodecError:
 def check_image_encode(arch, height: int, width: int, channels: int, device=None) -> int:
     """Refuse an image the grid codec cannot fit here (on `device`, if given): over the format's
     size limits, or needing more memory than is available. Returns the estimate (bytes)."""
-    from .header import MAX_PIXELS, MAX_SIDE
-    if height * width > MAX_PIXELS or max(height, width) > MAX_SIDE:
-        raise InrcodecError(f"image of {width}x{height} is too large (the format holds at most "
-                            f"{MAX_SIDE} pixels a side and {MAX_PIXELS} in all)")
+    from .bitstream import check_picture_size
+    check_picture_size(height, width)
     need = fit_bytes(arch, height, width, channels)
     check_encode(f"a {width}x{height} image", need, device)
     return need
-
-
-def check_rec_encode(height: int, width: int, channels: int) -> int:
-    from .header import MAX_PIXELS, MAX_SIDE
-    if height * width > MAX_PIXELS or max(height, width) > MAX_SIDE:
-        raise InrcodecError(f"image of {width}x{height} is too large (the format holds at most "
-                            f"{MAX_SIDE} pixels a side and {MAX_PIXELS} in all)")
-    need = rec_fit_bytes(height, width, channels)
-    check_encode(f"a {width}x{height} image in rec mode", need)
-    return need
-
-
-# ------------------------------------------------------------------------------------------------
-# Plain numbers for the encoders' options
-
-def plain_int(value):
-    """An int (numpy integers accepted) or None; bools and non-integers pass through unchanged, so
-    the caller's own check reports them."""
-    import numbers
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    return value
-
-
-def plain_float(value):
-    """A float for any real number (numpy scalars included), else unchanged."""
-    import numbers
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, numbers.Real):
-        return float(value)
-    return value
-
-
-def encode_options(lmbda, iterations, seed, time_budget):
-    """(lmbda, iterations, seed, time_budget) as plain Python numbers, so numpy scalars (an
-    np.float32 lambda from a sweep, np.int64 iterations) behave like the numbers they hold; the
-    seed must be an integer in [0, 2^64) (what torch.manual_seed and the rec format take)."""
-    seed = plain_int(seed)
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 1 << 64:
-        raise InrcodecError(f"seed must be an integer in [0, 2^64), got {seed!r}")
-    return plain_float(lmbda), plain_int(iterations), seed, plain_float(time_budget)

@@ -30,7 +30,7 @@ def one_fit(code: str, image: str, seed: int, size: int, lmbda: float, iteration
     import torch
     torch.set_num_threads(1)
     import inrcodec
-    from inrcodec.encoder import encode_with_report
+    from inrcodec.image.encoder import encode_with_report
     from tuning import train_crop
     if not Path(inrcodec.__file__).resolve().is_relative_to(Path(code).resolve()):
         raise SystemExit(f"imported {inrcodec.__file__}, not the one in {code}")

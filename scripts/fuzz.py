@@ -313,7 +313,7 @@ def estimate(data: bytes) -> int | None:
     try:
         mode = bitstream.peek_mode(data)
         if mode == bitstream.MODE_IMAGE:
-            from inrcodec.decode import decode_memory, parse
+            from inrcodec.image.decode import decode_memory, parse
             return decode_memory(parse(data).header)
         if mode == bitstream.MODE_REC:
             from inrcodec.variational.decode import decode_memory, parse
@@ -330,7 +330,7 @@ def run_case(data: bytes, max_pixels: int | None, timeout: float) -> tuple[str, 
     """('ok' | 'refused' | 'fail', detail)."""
     import numpy as np
     from inrcodec import bitstream
-    from inrcodec.cli import file_info
+    from inrcodec.modes import info as file_info
     from inrcodec.errors import InrcodecError
     measure = _reset_peak()
     base = _status_bytes("VmRSS")
@@ -390,14 +390,14 @@ def worker(args) -> int:
     signal.signal(signal.SIGALRM, _on_alarm)
     seeds = [Path(p).read_bytes() for p in args.inputs]
     if args.compiled:              # every case through the compiled latent decoder, small or not
-        from inrcodec.entropy.coder import load_compiled
+        from inrcodec.entropy.engine import load_compiled
         load_compiled()
     _limit_memory(args, seeds)
-    from inrcodec.entropy import coder
+    from inrcodec.entropy import engine
     counts = {"ok": 0, "refused": 0, "fail": 0}
     for i in range(args.start, args.cases, args.stride):
         if not args.compiled:      # as a fresh `inrcodec decode`: small files in numpy, even
-            coder._compiled_loaded = False      # after a large case has loaded the compiled loop
+            engine.set_loaded(False)      # after a large case has loaded the compiled loop
         rng = random.Random(f"{args.seed}:{i}")
         data, desc = mutate(seeds, rng)
         print(f"case {i}", flush=True)

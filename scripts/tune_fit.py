@@ -69,7 +69,7 @@ def point(job) -> dict:
     import torch
     from inrcodec.arch import PRESETS
     torch.set_num_threads(1)
-    from inrcodec.encoder import encode_with_report
+    from inrcodec.image.encoder import encode_with_report
     from inrcodec.fit.train import Schedule
     variant, image, lmbda, iterations, size = job
     knobs = {**BASELINE, **VARIANTS[variant]}

@@ -40,9 +40,9 @@ def encoded(odd_crop):
 @pytest.fixture(autouse=True)
 def _latent_decoder_as_a_fresh_process_has_it():
     """Which latent decoder "auto" picks depends on whether the process has loaded the compiled
-    loop (entropy/coder.py): restore that after each test, so a test sees the same path run alone
+    loop (entropy/engine.py): restore that after each test, so a test sees the same path run alone
     or after others."""
-    from inrcodec.entropy import coder
-    loaded = coder._compiled_loaded
+    from inrcodec.entropy import engine
+    loaded = engine.compiled_loaded()
     yield
-    coder._compiled_loaded = loaded
+    engine.set_loaded(loaded)

@@ -10,10 +10,10 @@ import numpy as np
 
 from inrcodec import bitstream
 from inrcodec.arch import PRESETS, Architecture
-from inrcodec.decode import int_arm_from
+from inrcodec.image.decode import int_arm_from
 from inrcodec.entropy import coder
 from inrcodec.entropy.dither import latent_dither
-from inrcodec.header import ImageHeader
+from inrcodec.image.header import ImageHeader
 from inrcodec.model.latents import LatentLayout
 from inrcodec.model.params import MODULE_NAMES, build_modules, grouped_parameters
 
@@ -61,7 +61,7 @@ def flat_image_file(height: int, width: int, channels: int = 3, arch: Architectu
 def rec_file(height: int, width: int, channels: int = 3, n_blocks: int = 8, kl_bits: int = 12,
              seed: int = 1, rng_seed: int = 0) -> bytes:
     """A valid rec-mode file: random block indices under the default architecture."""
-    from inrcodec.rec import encode_indices
+    from inrcodec.channel_sim import encode_indices
     from inrcodec.variational import model
     from inrcodec.variational.codec import RecHeader
     arch = model.RecArch()

@@ -21,6 +21,7 @@ import pytest
 
 import inrcodec
 from inrcodec import batch
+from inrcodec.batch import plan as batch_plan
 from inrcodec.cli import main
 from inrcodec.errors import InrcodecError
 
@@ -172,8 +173,9 @@ def test_a_long_decode_batch_loads_the_compiled_decoder_in_its_worker(first_run,
     for k in range(8):
         shutil.copy(sources[k % len(sources)], coded / f"f{k}.inr")
     asked = []
-    real_run = batch._run
-    monkeypatch.setattr(batch, "_run", lambda *a, **k: asked.append(a[5]) or real_run(*a, **k))
+    from inrcodec.batch import executors
+    real_run = executors.run
+    monkeypatch.setattr(executors, "run", lambda *a, **k: asked.append(a[5]) or real_run(*a, **k))
     code, stdout, _ = run(["decode-batch", coded, "-o", tmp_path / "out", "--workers", 1])
     assert code == 0 and "8 decoded, 0 skipped, 0 failed" in stdout
     assert asked == [{"load_compiled": True}]
@@ -198,7 +200,7 @@ def mixed(tmp_path_factory, photo) -> Path:
     small = np.ascontiguousarray(photo[100:112, 100:112])
     (root / "rec.inr").write_bytes(encode_with_result(small, bpp=3.0, iterations=5, seed=5)[0])
     from inrcodec.video import encode_video
-    from inrcodec.video.io import open_clip
+    from inrcodec.video.clip_reader import open_clip
     frames = np.ascontiguousarray(np.stack(list(open_clip(CLIP, frames=3).frames))[:, 8:24, 8:24])
     video = encode_video(frames, 25, iterations=5, group=2, device="cpu")
     (root / "sub" / "clip.inr").write_bytes(video)
@@ -253,7 +255,7 @@ def test_decode_batch_images_and_videos(mixed, tmp_path):
 def test_frame_directory_writes_are_atomic(tmp_path):
     """Interrupted while writing frames: nothing under the output's name (and an older complete
     directory stays as it was); a directory holding other files is never replaced."""
-    from inrcodec.io import encode_image_file
+    from inrcodec.image_files import encode_image_file
     png = encode_image_file(np.zeros((4, 4, 3), np.uint8), ".png")
 
     class Interrupted(list):
@@ -262,21 +264,21 @@ def test_frame_directory_writes_are_atomic(tmp_path):
             raise KeyboardInterrupt
 
     out = tmp_path / "out"
-    job = batch._Job("clip.inr", tmp_path / "clip.inr", out / "sub" / "clip", True)
+    job = batch_plan.Job("clip.inr", tmp_path / "clip.inr", out / "sub" / "clip", True)
     with pytest.raises(KeyboardInterrupt):
-        batch._write_frames(job, Interrupted([png] * 3))
+        batch_plan.write_frames(job, Interrupted([png] * 3))
     assert [p.name for p in (out / "sub").iterdir()] == []
-    batch._write_frames(job, [png] * 3)
+    batch_plan.write_frames(job, [png] * 3)
     assert sorted(p.name for p in job.dst.iterdir()) == CLIP_FRAMES
     with pytest.raises(KeyboardInterrupt):
-        batch._write_frames(job, Interrupted([png] * 2))
+        batch_plan.write_frames(job, Interrupted([png] * 2))
     assert sorted(p.name for p in job.dst.iterdir()) == CLIP_FRAMES
     assert [p.name for p in (out / "sub").iterdir()] == ["clip"]
-    batch._write_frames(job, [png] * 2)                    # a shorter clip replaces it whole
+    batch_plan.write_frames(job, [png] * 2)                    # a shorter clip replaces it whole
     assert sorted(p.name for p in job.dst.iterdir()) == CLIP_FRAMES[:2]
     (job.dst / "notes.txt").write_text("mine")
     with pytest.raises(InrcodecError, match="other than decoded frames"):
-        batch._write_frames(job, [png] * 3)
+        batch_plan.write_frames(job, [png] * 3)
     assert (job.dst / "notes.txt").read_text() == "mine"
     assert [p.name for p in (out / "sub").iterdir()] == ["clip"]
 
@@ -287,7 +289,7 @@ def test_video_output_directory_clash(tmp_path):
     (tree / "a").mkdir(parents=True)
     (tree / "a.inr").write_bytes(b"x")
     (tree / "a" / "b.inr").write_bytes(b"x")
-    out, jobs, clashes = batch._plan(tree, tmp_path / "o", (".inr",), ".png", ".inr files",
+    out, jobs, clashes = batch_plan.plan_jobs(tree, tmp_path / "o", (".inr",), ".png", ".inr files",
                                      is_video=lambda p: p.name == "a.inr")
     assert [(j.rel, j.dst.relative_to(out).as_posix(), j.video) for j in jobs] == \
         [("a.inr", "a", True), ("a/b.inr", "a/b.png", False)]
@@ -341,7 +343,7 @@ def test_python_api_validation_and_inputs(tree, tmp_path):
     (d / "a.png").write_bytes(b"x")
     (d / "a.PPM").write_bytes(b"x")
     (d / ".hidden.png").write_bytes(b"x")
-    _, jobs, clashes = batch._plan(d, tmp_path / "clash_out", batch.IMAGE_SUFFIXES, ".inr", "images")
+    _, jobs, clashes = batch_plan.plan_jobs(d, tmp_path / "clash_out", batch.IMAGE_SUFFIXES, ".inr", "images")
     assert [j.rel for j in jobs] == ["a.PPM", "a.png"]
     assert list(clashes) == ["a.png"] and "a.inr" in clashes["a.png"]
 

@@ -7,9 +7,9 @@ import pytest
 import inrcodec
 from inrcodec import bitstream
 from inrcodec.arch import PRESETS
-from inrcodec.decode import parse
+from inrcodec.image.decode import parse
 from inrcodec.errors import InrcodecError
-from inrcodec.header import ImageHeader
+from inrcodec.image.header import ImageHeader
 from inrcodec.model.params import build_modules, group_names
 
 

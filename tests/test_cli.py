@@ -183,7 +183,7 @@ def test_decode_path_does_not_import_the_encoder(inr, tmp_path):
     code = ("import sys; from inrcodec.cli import main; "
             f"rc = main(['decode', {str(inr)!r}, '-o', {str(tmp_path / 'd.png')!r}]); "
             "bad = [m for m in sys.modules "
-            "if m.startswith(('inrcodec.fit', 'inrcodec.encoder', 'inrcodec.rec.gprs', 'scipy'))]; "
+            "if m.startswith(('inrcodec.fit', 'inrcodec.image.encoder', 'inrcodec.channel_sim.gprs', 'scipy'))]; "
             "print(rc, bad)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert r.stdout.strip() == "0 []", r.stdout + r.stderr

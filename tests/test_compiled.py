@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from inrcodec.arch import PRESETS
-from inrcodec.entropy import coder, compiled
+from inrcodec.entropy import coder, compiled, engine, sections
 from inrcodec.entropy.dither import latent_dither
 from inrcodec.entropy.int_arm import IntArm, IntLayer
 from inrcodec.entropy.laplace import LATENT_MAX, SCALES
@@ -28,7 +28,7 @@ F64 = np.float64
 def constriction_stream(symbols, locs, scales) -> np.ndarray:
     enc = constriction.stream.queue.RangeEncoder()
     enc.encode(symbols.astype(np.int32), coder._LATENT_FAMILY, locs, scales)
-    return coder._words(coder._to_bytes(enc))
+    return sections.section_words(sections.section_bytes(enc))
 
 
 def compiled_symbols(words, locs, scales):
@@ -187,18 +187,18 @@ def test_a_claimed_huge_grid_with_a_tiny_section_fails_fast():
 def test_auto_engine_picks_the_reference_for_small_pictures_until_the_loop_is_loaded(monkeypatch):
     """A fresh process decodes small pictures in numpy (loading numba costs more there), large
     ones and everything once the compiled loop is loaded compiled; same values either way."""
-    monkeypatch.setattr(coder, "_compiled_loaded", False)
-    assert not coder.uses_compiled(coder.COMPILED_MIN_LATENTS - 1)
-    assert coder.uses_compiled(coder.COMPILED_MIN_LATENTS)
+    engine.set_loaded(False)
+    assert not engine.uses_compiled(engine.COMPILED_MIN_LATENTS - 1)
+    assert engine.uses_compiled(engine.COMPILED_MIN_LATENTS)
     rng = np.random.default_rng(8)
     layout = LatentLayout(PRESETS["low"], 40, 50)
     arm = int_arm_for(layout.arch, n_contexts(layout), rng)
     buf = random_buffer(layout, rng)
     data = coder.encode_latents(layout, arm, buf)
     assert np.array_equal(coder.decode_latents(layout, arm, data), buf)
-    assert not coder._compiled_loaded
-    coder.load_compiled()
-    assert coder.uses_compiled(1)
+    assert not engine.compiled_loaded()
+    engine.load_compiled()
+    assert engine.uses_compiled(1)
     assert np.array_equal(coder.decode_latents(layout, arm, data), buf)
 
 
@@ -208,10 +208,10 @@ def test_a_file_decodes_to_the_same_image_before_and_after_the_compiled_loops_lo
     has loaded numba with its loops for both: the same image."""
     import inrcodec
     _, data, _ = encoded
-    monkeypatch.setattr(coder, "_compiled_loaded", False)
+    engine.set_loaded(False)
     before = inrcodec.decode(data)
-    assert not coder.compiled_loaded()
-    assert coder.load_compiled()
+    assert not engine.compiled_loaded()
+    assert engine.load_compiled()
     assert np.array_equal(inrcodec.decode(data), before)
 
 
@@ -227,17 +227,17 @@ def test_the_writer_keeps_the_zero_words_a_decoder_could_not_tell_from_a_short_s
     enc.encode(symbols.astype(np.int32), coder._LATENT_FAMILY, locs, scales)
     words = enc.get_compressed()
     zero_tail = len(words) - (np.flatnonzero(words)[-1] + 1 if words.any() else 0)
-    assert zero_tail > coder.MAX_DROPPED_ZERO_WORDS + 1          # the case this test is about
-    kept = coder._to_bytes(enc)
-    assert len(kept) == 4 * (len(words) - coder.MAX_DROPPED_ZERO_WORDS)
-    status, out, past_end = compiled_symbols(coder._words(kept), locs, scales)
+    assert zero_tail > sections.MAX_DROPPED_ZERO_WORDS + 1          # the case this test is about
+    kept = sections.section_bytes(enc)
+    assert len(kept) == 4 * (len(words) - sections.MAX_DROPPED_ZERO_WORDS)
+    status, out, past_end = compiled_symbols(sections.section_words(kept), locs, scales)
     assert status == compiled.OK and np.array_equal(out, symbols)
     assert past_end <= compiled.MAX_WORDS_PAST_END
-    dec = coder._decoder(kept)
+    dec = sections.range_decoder(kept)
     assert np.array_equal(dec.decode(coder._LATENT_FAMILY, locs, scales), symbols)
     assert dec.maybe_exhausted()
     all_stripped = words.astype("<u4").tobytes().rstrip(b"\0")
-    assert compiled_symbols(coder._words(all_stripped), locs, scales)[2] > compiled.MAX_WORDS_PAST_END
+    assert compiled_symbols(sections.section_words(all_stripped), locs, scales)[2] > compiled.MAX_WORDS_PAST_END
 
 
 def test_decoding_falls_back_to_the_reference_where_the_compiled_loop_cannot_load(monkeypatch):
@@ -246,9 +246,9 @@ def test_decoding_falls_back_to_the_reference_where_the_compiled_loop_cannot_loa
     import inrcodec.entropy as entropy
     monkeypatch.delattr(entropy, "compiled")
     monkeypatch.setitem(sys.modules, "inrcodec.entropy.compiled", None)     # import fails
-    monkeypatch.setattr(coder, "_compiled_unavailable", None)
-    monkeypatch.setattr(coder, "_compiled_loaded", False)
-    monkeypatch.setattr(coder, "COMPILED_MIN_LATENTS", 1)
+    monkeypatch.setattr(engine, "_unavailable", None)
+    engine.set_loaded(False)
+    monkeypatch.setattr(engine, "COMPILED_MIN_LATENTS", 1)
     rng = np.random.default_rng(9)
     layout = LatentLayout(PRESETS["low"], 30, 20)
     arm = int_arm_for(layout.arch, n_contexts(layout), rng)
@@ -256,7 +256,7 @@ def test_decoding_falls_back_to_the_reference_where_the_compiled_loop_cannot_loa
     data = coder.encode_latents(layout, arm, buf)
     with pytest.warns(RuntimeWarning, match="compiled latent decoder cannot be loaded"):
         assert np.array_equal(coder.decode_latents(layout, arm, data), buf)
-    assert not coder.uses_compiled(10 ** 9) and not coder.load_compiled()
+    assert not engine.uses_compiled(10 ** 9) and not engine.load_compiled()
     assert np.array_equal(coder.decode_latents(layout, arm, data), buf)     # no second warning
     with pytest.raises(ImportError):
         coder.decode_latents(layout, arm, data, engine="compiled")

@@ -1,4 +1,4 @@
-"""Greedy Poisson rejection sampling (inrcodec.rec.gprs): exact rebuilds through pfr's decoder,
+"""Greedy Poisson rejection sampling (inrcodec.channel_sim.gprs): exact rebuilds through pfr's decoder,
 samples that follow Q (posteriors narrower, equal and wider than the prior), index code lengths
 near the KL, the stretch function against an independent high-precision solution of its ODE, and
 argument checks."""
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from inrcodec import rec
-from inrcodec.rec import gprs
+from inrcodec import channel_sim
+from inrcodec.channel_sim import gprs
 
 N01 = (0.0, 1.0)
 DEFAULT_TAIL = gprs.DEFAULT_MAX_TAIL_PROB
@@ -21,7 +21,7 @@ def q_with_kl(kl_bits: float, ratio: float):
     """1-D (mu_q, sigma_q, mu_p, sigma_p): P = N(0, 1), sigma_q = ratio, the mean that makes the KL."""
     d2 = 2 * kl_bits * math.log(2) - (ratio ** 2 - 1 - 2 * math.log(ratio))
     q = (math.sqrt(d2), ratio, 0.0, 1.0)
-    assert rec.kl_gaussian_bits(*q) == pytest.approx(kl_bits)
+    assert channel_sim.kl_gaussian_bits(*q) == pytest.approx(kl_bits)
     return q
 
 
@@ -43,10 +43,10 @@ def test_decoder_rebuilds_the_encoder_sample_bit_for_bit(mu_q, sigma_q, mu_p, si
         index, sample = gprs.gprs_encode_gaussian(mu_q, sigma_q, mu_p, sigma_p, seed, max_candidates=1 << 16)
         assert index == r.index and np.array_equal(sample, r.sample) and sample.shape == (1,)
         assert (r.searched == index + 1) if r.exact else (r.searched == 1 << 16 and index < r.searched)
-        decoded = rec.gprs_decode_gaussian(index, mu_p, sigma_p, seed)
+        decoded = channel_sim.gprs_decode_gaussian(index, mu_p, sigma_p, seed)
         assert np.array_equal(decoded, sample)
-        assert np.array_equal(rec.decode_gaussian(index, mu_p, sigma_p, seed), sample)   # pfr's decoder
-        assert not np.array_equal(rec.gprs_decode_gaussian(index, mu_p, sigma_p, seed ^ 1), sample)
+        assert np.array_equal(channel_sim.decode_gaussian(index, mu_p, sigma_p, seed), sample)   # pfr's decoder
+        assert not np.array_equal(channel_sim.gprs_decode_gaussian(index, mu_p, sigma_p, seed ^ 1), sample)
         indices.append(index)
     if np.isclose(np.ravel(sigma_q)[0], np.ravel(sigma_p)[0]) and np.isclose(np.ravel(mu_q)[0], np.ravel(mu_p)[0]):
         assert indices == [0] * 5                               # r = 1: the first candidate is taken
@@ -71,7 +71,7 @@ def test_max_candidates_fallback_is_decodable_and_as_rare_as_predicted(mu_q, sig
     runs = [gprs.gprs_simulate_gaussian(mu_q, sigma_q, *N01, seed, max_candidates=cap, max_tail_prob=1.0)
             for seed in range(1000)]
     for seed, r in enumerate(runs[:100]):
-        assert 0 <= r.index < cap and np.array_equal(rec.gprs_decode_gaussian(r.index, *N01, seed), r.sample)
+        assert 0 <= r.index < cap and np.array_equal(channel_sim.gprs_decode_gaussian(r.index, *N01, seed), r.sample)
         assert r.searched == (r.index + 1 if r.exact else cap)
     tail = runs[0].tail_prob
     capped = np.mean([not r.exact for r in runs])
@@ -109,12 +109,12 @@ def test_index_code_length_is_near_the_kl(kl_bits, ratio, n):
     bound = kl_bits + math.log2(kl_bits + 1)
     assert log2_k.mean() <= bound + 2
     # index.py's code with the margin recommended for GPRS indices
-    bits = np.array([rec.index_codelength_bits(i, kl_bits, gprs.INDEX_MARGIN_BITS) for i in indices])
+    bits = np.array([channel_sim.index_codelength_bits(i, kl_bits, gprs.INDEX_MARGIN_BITS) for i in indices])
     assert kl_bits - 3 <= bits.mean() <= bound + 4.2
-    data = rec.encode_indices(indices, kl_bits, gprs.INDEX_MARGIN_BITS)
-    assert rec.decode_indices(data, len(indices), kl_bits, gprs.INDEX_MARGIN_BITS) == indices
+    data = channel_sim.encode_indices(indices, kl_bits, gprs.INDEX_MARGIN_BITS)
+    assert channel_sim.decode_indices(data, len(indices), kl_bits, gprs.INDEX_MARGIN_BITS) == indices
     if ratio < 1:      # q/p bounded: PFR's default margin fits as well (escapes past 2^ceil(KL + 4) rare)
-        default = np.array([rec.index_codelength_bits(i, kl_bits) for i in indices])
+        default = np.array([channel_sim.index_codelength_bits(i, kl_bits) for i in indices])
         assert default.mean() <= bound + 4.2
 
 
@@ -230,10 +230,10 @@ def test_accepted_point_has_density_q(m, s):
     (lambda: gprs.gprs_encode_gaussian(0.0, 0.5, 0.0, 1.0, 0, max_candidates=4), "would run past"),
     (lambda: gprs.gprs_encode_gaussian(0.3, 1.0, 0.0, 1.0, 0, max_tail_prob=-0.1), "max_tail_prob"),
     (lambda: gprs.gprs_encode_gaussian(0.3, 1.0, 0.0, 1.0, 0, max_tail_prob=np.nan), "max_tail_prob"),
-    (lambda: rec.gprs_decode_gaussian(-1, 0.0, 1.0, 0), "index must be in"),
-    (lambda: rec.gprs_decode_gaussian(1.5, 0.0, 1.0, 0), "index must be an integer"),
-    (lambda: rec.gprs_decode_gaussian(0, [0.0, 1.0], [1.0, 1.0], 0), "1-D Gaussians only"),
-    (lambda: rec.gprs_decode_gaussian(0, 0.0, -1.0, 0), "sigma_p must be positive"),
+    (lambda: channel_sim.gprs_decode_gaussian(-1, 0.0, 1.0, 0), "index must be in"),
+    (lambda: channel_sim.gprs_decode_gaussian(1.5, 0.0, 1.0, 0), "index must be an integer"),
+    (lambda: channel_sim.gprs_decode_gaussian(0, [0.0, 1.0], [1.0, 1.0], 0), "1-D Gaussians only"),
+    (lambda: channel_sim.gprs_decode_gaussian(0, 0.0, -1.0, 0), "sigma_p must be positive"),
     (lambda: gprs.gprs_log_stretch_at([9.5], 1.0, 0.5, 0.0, 1.0), "within"),
 ])
 def test_bad_arguments_raise_clear_value_errors(call, match):

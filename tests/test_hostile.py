@@ -18,9 +18,9 @@ import pytest
 import inrcodec
 from inrcodec import bitstream, limits
 from inrcodec.cli import build_parser, main
-from inrcodec.decode import MIN_BITS_PER_LATENT, decode_latent_buffer, parse
+from inrcodec.image.decode import MIN_BITS_PER_LATENT, decode_latent_buffer, parse
 from inrcodec.errors import InrcodecError
-from inrcodec.header import ImageHeader
+from inrcodec.image.header import ImageHeader
 
 from cli_helpers import assert_one_line_error, run
 from hostile_files import flat_image_file, flat_video_file, rec_file
@@ -180,19 +180,19 @@ import sys, json
 sys.path.insert(0, %r)
 from hostile_files import flat_image_file
 import inrcodec
-from inrcodec.decode import decode_memory, parse
-from inrcodec.entropy import coder
-from inrcodec.limits import _DECODE_FIXED
+from inrcodec.image.decode import decode_memory, parse
+from inrcodec.entropy import engine
+from inrcodec.limits import DECODE_FIXED
 def vm(field):
     return int([l for l in open("/proc/self/status") if l.startswith(field)][0].split()[1]) * 1024
 mode = %r
 inrcodec.decode(flat_image_file(16, 16))
 if mode != "reference":
-    coder.COMPILED_MIN_LATENTS = 0
+    engine.COMPILED_MIN_LATENTS = 0
 if mode == "compiled, loaded first":
-    coder.load_compiled()
+    engine.load_compiled()
 data = flat_image_file(768, 640)
-estimate = decode_memory(parse(data).header) - _DECODE_FIXED
+estimate = decode_memory(parse(data).header) - DECODE_FIXED
 open("/proc/self/clear_refs", "w").write("5")
 base = vm("VmRSS")
 inrcodec.decode(data)
@@ -224,7 +224,7 @@ def test_memory_errors_are_reported_as_such(monkeypatch, tmp_path, capsys):
     assert_one_line_error(code, err, "out of memory")
     monkeypatch.undo()
 
-    dec = sys.modules["inrcodec.decode"]        # the package exports the function of that name
+    dec = sys.modules["inrcodec.image.decode"]
 
     def torch_no_memory(*args, **kwargs):
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:121] DefaultCPUAllocator: can't "
@@ -236,8 +236,8 @@ def test_memory_errors_are_reported_as_such(monkeypatch, tmp_path, capsys):
 
     # anywhere else (the encoder, writing the PNG): the CLI says so instead of "internal error"
     monkeypatch.undo()
-    import inrcodec.io as io_module
-    monkeypatch.setattr(io_module, "encode_image_file", lambda *a, **k: no_memory())
+    import inrcodec.image_files as image_files
+    monkeypatch.setattr(image_files, "encode_image_file", lambda *a, **k: no_memory())
     code, _, err = run(["decode", path, "-o", tmp_path / "o.png"], capsys)
     assert_one_line_error(code, err, "out of memory")
     assert "internal error" not in err
@@ -410,15 +410,15 @@ def test_unwritable_output_is_found_before_the_fit(tmp_path, capsys, monkeypatch
     def refuse(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    import inrcodec.encoder as encoder
+    import inrcodec.image.encoder as encoder
     monkeypatch.setattr(tempfile, "mkstemp", refuse)
     monkeypatch.setattr(encoder, "encode_with_report",
                         lambda *a, **k: pytest.fail("fitted although the output cannot be written"))
     code, _, err = run(["encode", png, "-o", tmp_path / "o.inr", "--iterations", 1], capsys)
     assert_one_line_error(code, err, "No space left on device")
-    from inrcodec import io
+    from inrcodec import files
     with pytest.raises(InrcodecError, match="No space left"):
-        io.write_atomic(tmp_path / "x.bin", b"data", False)
+        files.write_atomic(tmp_path / "x.bin", b"data", False)
 
 
 def test_every_command_says_what_it_does_and_its_defaults():
@@ -462,10 +462,10 @@ def test_encode_refuses_what_the_fit_cannot_hold_before_reading_the_pixels(tmp_p
     _black_png(png, 5000, 5000)
     assert png.stat().st_size < 200_000
     monkeypatch.setattr(limits, "available_memory", lambda: 8 << 30)
-    from inrcodec import io
+    from inrcodec import image_files
     seen = []
-    original = io._finish
-    monkeypatch.setattr(io, "_finish", lambda image, path: seen.append(image.shape) or original(image, path))
+    original = image_files._finish
+    monkeypatch.setattr(image_files, "_finish", lambda image, path: seen.append(image.shape) or original(image, path))
     code, _, err = run(["encode", png, "-o", tmp_path / "o.inr"], capsys)
     assert_one_line_error(code, err, "encoding a 5000x5000 image needs about")
     assert "GiB of memory, more than the 8.0 GiB available" in err

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inrcodec import io
+from inrcodec import image_files
 from inrcodec.errors import InrcodecError
 
 from cli_helpers import assert_one_line_error, run
@@ -39,7 +39,7 @@ def test_16_bit_png_is_refused_not_truncated(tmp_path, rgb, channels):
     a = np.dstack([a, np.full(a.shape[:2], 65535, np.uint16)]) if channels == 4 else a[:, :, :channels]
     _png16(tmp_path / "deep.png", a)
     with pytest.raises(InrcodecError, match="16-bit samples are not supported"):
-        io.read_image(tmp_path / "deep.png")
+        image_files.read_image(tmp_path / "deep.png")
 
 
 def test_palette_with_transparency(tmp_path, rgb, capsys):
@@ -51,13 +51,13 @@ def test_palette_with_transparency(tmp_path, rgb, capsys):
     # a transparent entry no pixel uses leaves the picture opaque: read as RGB
     unused = next(k for k in range(256) if k not in used)
     pal.save(tmp_path / "opaque.png", transparency=unused)
-    image = io.read_image(tmp_path / "opaque.png")
+    image = image_files.read_image(tmp_path / "opaque.png")
     assert image.shape == (8, 10, 3)
     assert np.array_equal(image, np.asarray(pal.convert("RGB")))
     # a grey palette is read as one grey channel
     grey = Image.fromarray(rgb[:, :, 1]).convert("P")
     grey.save(tmp_path / "grey_palette.png")
-    assert np.array_equal(io.read_image(tmp_path / "grey_palette.png")[:, :, 0], rgb[:, :, 1])
+    assert np.array_equal(image_files.read_image(tmp_path / "grey_palette.png")[:, :, 0], rgb[:, :, 1])
 
 
 @pytest.mark.parametrize("suffix", [".gif", ".tif", ".png"])
@@ -66,13 +66,13 @@ def test_multi_frame_files_are_refused(tmp_path, rgb, suffix):
     path = tmp_path / f"anim{suffix}"
     frames[0].save(path, save_all=True, append_images=frames[1:])
     with pytest.raises(InrcodecError, match="has 3 frames"):
-        io.read_image(path)
+        image_files.read_image(path)
 
 
 def test_cmyk_gets_its_true_reason(tmp_path):
     Image.new("CMYK", (10, 8), (10, 20, 30, 40)).save(tmp_path / "print.jpg")
     with pytest.raises(InrcodecError, match="CMYK images are not supported") as exc:
-        io.read_image(tmp_path / "print.jpg")
+        image_files.read_image(tmp_path / "print.jpg")
     assert "transparency" not in str(exc.value)
 
 
@@ -87,24 +87,24 @@ def test_exif_orientation_is_applied(tmp_path, rgb, orientation, expected):
     exif = Image.Exif()
     exif[0x0112] = orientation
     Image.fromarray(rgb).save(tmp_path / "phone.png", exif=exif.tobytes())
-    image = io.read_image(tmp_path / "phone.png")
+    image = image_files.read_image(tmp_path / "phone.png")
     assert np.array_equal(image, expected(rgb))
 
 
 def test_plain_inputs_still_read(tmp_path, rgb):
     Image.fromarray(rgb).save(tmp_path / "a.png")
-    assert np.array_equal(io.read_image(tmp_path / "a.png"), rgb)
+    assert np.array_equal(image_files.read_image(tmp_path / "a.png"), rgb)
     Image.fromarray(rgb[:, :, 0]).save(tmp_path / "g.png")
-    assert np.array_equal(io.read_image(tmp_path / "g.png")[:, :, 0], rgb[:, :, 0])
+    assert np.array_equal(image_files.read_image(tmp_path / "g.png")[:, :, 0], rgb[:, :, 0])
     Image.fromarray(rgb[:, :, 0] > 128).save(tmp_path / "bw.png")
-    assert set(np.unique(io.read_image(tmp_path / "bw.png"))) <= {0, 255}
+    assert set(np.unique(image_files.read_image(tmp_path / "bw.png"))) <= {0, 255}
     Image.fromarray(rgb).save(tmp_path / "a.bmp")
-    assert np.array_equal(io.read_image(tmp_path / "a.bmp"), rgb)
+    assert np.array_equal(image_files.read_image(tmp_path / "a.bmp"), rgb)
     Image.fromarray(rgb).save(tmp_path / "a.ppm")
-    image = io.read_image(tmp_path / "a.ppm")
+    image = image_files.read_image(tmp_path / "a.ppm")
     assert np.array_equal(image, rgb) and image.flags.writeable
     Image.fromarray(rgb).save(tmp_path / "a.jpg", quality=95)
-    assert np.abs(io.read_image(tmp_path / "a.jpg").astype(int) - rgb).mean() < 8
+    assert np.abs(image_files.read_image(tmp_path / "a.jpg").astype(int) - rgb).mean() < 8
 
 
 def test_size_is_checked_before_the_pixels_are_decoded(tmp_path, rgb):
@@ -115,11 +115,11 @@ def test_size_is_checked_before_the_pixels_are_decoded(tmp_path, rgb):
         seen.append((h, w, c))
         raise InrcodecError("too big")
     with pytest.raises(InrcodecError, match="too big"):
-        io.read_image(tmp_path / "a.png", check_size=refuse)
+        image_files.read_image(tmp_path / "a.png", check_size=refuse)
     assert seen == [(8, 10, 3)]
     exif = Image.Exif()
     exif[0x0112] = 6
     Image.fromarray(rgb[:, :, 0]).save(tmp_path / "r.png", exif=exif.tobytes())
     with pytest.raises(InrcodecError):
-        io.read_image(tmp_path / "r.png", check_size=refuse)
+        image_files.read_image(tmp_path / "r.png", check_size=refuse)
     assert seen[-1] == (10, 8, 1)              # the size as shown, after the rotation

@@ -11,13 +11,13 @@ import torch
 import inrcodec
 from inrcodec import bitstream
 from inrcodec.arch import preset
-from inrcodec.decode import decode_latent_buffer, parse
+from inrcodec.image.decode import decode_latent_buffer, parse
 from inrcodec.entropy.coder import latent_bits
 from inrcodec.entropy.dither import latent_dither
 from inrcodec.entropy.int_arm import IntArm, IntLayer
 from inrcodec.entropy.laplace import MU_BITS
 from inrcodec.errors import InrcodecError
-from inrcodec.header import ImageHeader
+from inrcodec.image.header import ImageHeader
 from inrcodec.model.latents import LatentLayout
 
 from cli_helpers import assert_one_line_error, run
@@ -81,7 +81,7 @@ def test_latent_section_matches_ideal_code_length(uq_encoded):
     length computed with that location (nor would the file decode)."""
     _, data, _ = uq_encoded
     parsed = parse(data)
-    from inrcodec.decode import load_networks
+    from inrcodec.image.decode import load_networks
     layout, _, symbols, _ = decode_latent_buffer(parsed)
     _, int_arm = load_networks(parsed.header, parsed.sections, dithered=True)
     ideal = latent_bits(layout, int_arm, symbols, latent_dither(layout.valid_mask())) / 8
@@ -149,7 +149,7 @@ def test_chunked_code_length_equals_the_whole_batch_definition(uq_encoded, dithe
     """latent_bits (row chunks of float32 contexts, here chunks that do not divide the latent
     count) equals the plain definition: the integer ARM on every context at once, then the
     Laplace bits at mu (mu - u with the dither)."""
-    from inrcodec.decode import load_networks
+    from inrcodec.image.decode import load_networks
     from inrcodec.entropy.coder import LatentCodeLength, latent_parameters
     from inrcodec.entropy.laplace import SCALES, laplace_bits_np
     _, data, _ = uq_encoded

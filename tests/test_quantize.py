@@ -40,8 +40,8 @@ def fitted(photo):
 def _real_cost(model, target, lmbda, quant, ints, buffer):
     """MSE + λ·bpp of the encoded file built from these integers (the encoder's own packing)."""
     from inrcodec import decode
-    from inrcodec.encoder import _pack
-    from inrcodec.header import ImageHeader
+    from inrcodec.image.encoder import _pack
+    from inrcodec.image.header import ImageHeader
     header = ImageHeader(model.height, model.width, 3, model.arch, "low", quant)
     data = _pack(header, ints, buffer, model.layout, model.network, None)
     out = decode(data).astype(np.float64) / 255.0

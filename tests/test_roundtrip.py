@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import inrcodec
-from inrcodec.decode import decode_latent_buffer, parse
+from inrcodec.image.decode import decode_latent_buffer, parse
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,7 +86,7 @@ _DECODE_HASH = """
 import hashlib, sys, torch
 torch.set_num_threads(int(sys.argv[2]))
 import inrcodec
-from inrcodec.decode import decode_latent_buffer, parse
+from inrcodec.image.decode import decode_latent_buffer, parse
 data = open(sys.argv[1], 'rb').read()
 _, _, buf, _ = decode_latent_buffer(parse(data))
 print(hashlib.sha256(buf.tobytes()).hexdigest(), hashlib.sha256(inrcodec.decode(data).tobytes()).hexdigest())

@@ -37,7 +37,7 @@ def psnr(a, b):
 
 @pytest.fixture(scope="module")
 def source():
-    from inrcodec.video.io import open_clip
+    from inrcodec.video.clip_reader import open_clip
     clip = open_clip(CLIP)
     return np.stack(list(clip.frames)), clip.fps
 
@@ -49,7 +49,7 @@ def encoded(tmp_path_factory):
     code = main(["encode", str(CLIP), "-o", str(out), "--group", "2",
                  "--iterations", str(ITERATIONS), "--quiet"])
     assert code == 0
-    from inrcodec.cli import file_info
+    from inrcodec.modes import info as file_info
     return out, file_info(out.read_bytes())
 
 
@@ -197,18 +197,18 @@ def test_decoding_is_bit_exact(encoded, tmp_path):
 
 def test_frames_are_the_same_before_and_after_the_compiled_loops_load(encoded, monkeypatch):
     """numpy latents + torch upsampling, then numba's loops for both: the same frames."""
-    from inrcodec.entropy import coder
+    from inrcodec.entropy import engine
     from inrcodec.video.decode import decode
     data = encoded[0].read_bytes()
-    monkeypatch.setattr(coder, "_compiled_loaded", False)
+    engine.set_loaded(False)
     before = decode(data)
-    assert coder.load_compiled()
+    assert engine.load_compiled()
     assert np.array_equal(decode(data), before)
 
 
 def test_fitted_arm_uses_the_previous_frame(encoded):
     """Zeroing the ARM's previous-frame weights changes the code length of the fitted latents."""
-    from inrcodec.decode import load_networks
+    from inrcodec.image.decode import load_networks
     from inrcodec.entropy.coder import latent_bits
     from inrcodec.entropy.int_arm import IntArm, IntLayer
     from inrcodec.video.decode import decode_group_latents, parse
@@ -243,7 +243,7 @@ def test_y4m_and_mp4_outputs(encoded, tmp_path, capsys):
     assert header.startswith("YUV4MPEG2 W32 H32 F30000:1001") and "C444" in header
     assert len(raw) == len(header) + 1 + 4 * (6 + 3 * 32 * 32)
     from inrcodec.video import decode_video
-    from inrcodec.video.io import open_clip
+    from inrcodec.video.clip_reader import open_clip
     exact = decode_video(path.read_bytes())
     back = np.stack(list(open_clip(y4m).frames))          # read back by ffmpeg
     assert psnr(exact, back) > 45                          # only RGB->YUV rounding
@@ -281,7 +281,7 @@ def test_output_rules(encoded, tmp_path, capsys):
 # ------------------------------------------------------------------ frame selection, folders
 
 def test_start_and_frames_select_the_right_frames(source, tmp_path, capsys):
-    from inrcodec.video.io import open_clip
+    from inrcodec.video.clip_reader import open_clip
     frames, _ = source
     part = np.stack(list(open_clip(CLIP, start=1, frames=2).frames))
     assert np.array_equal(part, frames[1:3])
@@ -302,7 +302,7 @@ def test_folder_of_frames(source, tmp_path, capsys):
     for k, n in enumerate([10, 2, 1]):      # natural order: 1, 2, 10
         iio.imwrite(folder / f"img_{n}.png", frames[2 - k])
     (folder / "notes.txt").write_text("ignored")
-    from inrcodec.video.io import open_clip
+    from inrcodec.video.clip_reader import open_clip
     clip = open_clip(folder)
     assert clip.meta["files"] == ["img_1.png", "img_2.png", "img_10.png"] and clip.fps is None
     assert np.array_equal(np.stack(list(clip.frames)), frames[:3])
@@ -341,7 +341,7 @@ def test_corrupt_video_input(tmp_path, capsys, name, content, fragment):
 
 def test_truncated_mp4_input(tmp_path, capsys, source):
     from fractions import Fraction
-    from inrcodec.video.io import FrameWriter
+    from inrcodec.video.frame_writer import FrameWriter
     frames, _ = source
     good = tmp_path / "good.mp4"
     w = FrameWriter(good, False, 32, 32, 3, Fraction(25), 4)
@@ -373,7 +373,7 @@ def test_truncated_y4m_is_refused(tmp_path, capsys, keep, frame):
     assert_one_line_error(code, err, f"{cut}: truncated video (frame {frame} is incomplete)")
     assert stdout == "" and not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.y4m"]     # no temporary file
-    from inrcodec.video.io import open_clip
+    from inrcodec.video.clip_reader import open_clip
     with pytest.raises(InrcodecError, match=f"frame {frame} is incomplete"):
         open_clip(cut)
 
@@ -381,7 +381,7 @@ def test_truncated_y4m_is_refused(tmp_path, capsys, keep, frame):
 def test_y4m_cut_between_frames_or_after_the_wanted_ones(tmp_path, source):
     """A file cut exactly after a frame is a shorter, valid clip; with --frames only the frames
     asked for must be whole (a cut after them does not matter)."""
-    from inrcodec.video.io import open_clip
+    from inrcodec.video.clip_reader import open_clip
     frames, _ = source
     cut = tmp_path / "clip.y4m"
     cut.write_bytes(CLIP.read_bytes()[:Y4M_HEADER + 3 * Y4M_FRAME])
@@ -406,7 +406,7 @@ def test_y4m_frame_without_its_marker_is_refused(tmp_path, capsys):
 def test_y4m_frame_parameters_and_other_layouts(tmp_path):
     """FRAME lines may carry parameters; plane sizes follow the colour space (odd sizes round
     the chroma planes up)."""
-    from inrcodec.video.io import check_y4m, y4m_frame_bytes
+    from inrcodec.video.clip_reader import check_y4m, y4m_frame_bytes
     data = CLIP.read_bytes()
     body = data[Y4M_HEADER:]
     with_params = data[:Y4M_HEADER] + body[:Y4M_FRAME].replace(b"FRAME\n", b"FRAME Ip XA=1\n") \
@@ -426,7 +426,8 @@ def test_truncated_mkv_input(tmp_path, capsys, source):
     """ffmpeg decodes the frames before the cut without complaint on its stdout; its demuxer's
     warning ("File ended prematurely") makes it an error, unless --frames asks for fewer."""
     from fractions import Fraction
-    from inrcodec.video.io import FrameWriter, open_clip
+    from inrcodec.video.clip_reader import open_clip
+    from inrcodec.video.frame_writer import FrameWriter
     frames, _ = source
     clip = np.concatenate([frames, frames[::-1], frames])            # 12 frames
     good = tmp_path / "good.mkv"
@@ -472,9 +473,9 @@ def test_corrupt_bitstream(encoded, tmp_path, capsys):
             assert_one_line_error(code, err)
         elif code:                  # info reads the header only: it may not notice
             assert_one_line_error(code, err)
-    import inrcodec
-    with pytest.raises(InrcodecError, match="video"):
-        inrcodec.decode(data)
+    import inrcodec            # decodes every mode: a clip as its frames
+    from inrcodec.video import decode_video
+    np.testing.assert_array_equal(inrcodec.decode(data), decode_video(data))
 
 
 @pytest.mark.parametrize("argv,fragment", [
@@ -517,7 +518,7 @@ def test_video_decode_path_does_not_import_the_encoder(encoded, tmp_path):
     path, _ = encoded
     code = ("import sys; from inrcodec.cli import main; "
             f"rc = main(['decode', {str(path)!r}, '-o', {str(tmp_path / 'd')!r}]); "
-            "bad = [m for m in sys.modules if m.startswith(('inrcodec.fit', 'inrcodec.encoder', "
+            "bad = [m for m in sys.modules if m.startswith(('inrcodec.fit', 'inrcodec.image.encoder', "
             "'inrcodec.video.encoder', 'inrcodec.video.fit_model'))]; print(rc, bad)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert r.stdout.strip() == "0 []", r.stdout + r.stderr

@@ -10,51 +10,20 @@ costs more than it saves there.
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import constriction
 
 from ..errors import InrcodecError
 from ..model.latents import LatentLayout
 from .dither import latent_dither
+from . import engine as engines
 from .int_arm import IntArm
 from .laplace import LATENT_MAX, MU_BITS, SCALES, WEIGHT_MAX, WEIGHT_SCALES
+from .sections import check_consumed, range_decoder, section_bytes, section_words
 
 _LATENT_FAMILY = constriction.stream.model.QuantizedLaplace(-LATENT_MAX, LATENT_MAX)
 _WEIGHT_FAMILY = constriction.stream.model.QuantizedLaplace(-WEIGHT_MAX, WEIGHT_MAX)
 _MU_UNIT = 1.0 / (1 << MU_BITS)
-
-
-# Trailing zero words the writer may drop (the decoders read them as zeros): at most this many,
-# so that no valid section needs more than 1 + MAX_DROPPED_ZERO_WORDS words past its end, which
-# is what lets the compiled decoder refuse a section that runs out early (compiled.py).
-MAX_DROPPED_ZERO_WORDS = 4
-
-
-def _to_bytes(encoder) -> bytes:
-    """Range-coder words as little-endian bytes, trailing zero bytes dropped (implied on decode)
-    but never more than MAX_DROPPED_ZERO_WORDS whole zero words."""
-    words = encoder.get_compressed().astype("<u4")
-    nonzero = np.flatnonzero(words)
-    zero_tail = words.size - (int(nonzero[-1]) + 1 if nonzero.size else 0)
-    if zero_tail > MAX_DROPPED_ZERO_WORDS:
-        return words[:words.size - MAX_DROPPED_ZERO_WORDS].tobytes()
-    return words.tobytes().rstrip(b"\0")
-
-
-def _check_consumed(dec) -> None:
-    """Every byte of a section must have been needed: leftovers mean a corrupt or forged file."""
-    if not dec.maybe_exhausted():
-        raise InrcodecError("data left over after the last symbol")
-
-
-def _words(data: bytes) -> np.ndarray:
-    return np.frombuffer(data + b"\0" * ((-len(data)) % 4), "<u4").astype(np.uint32)
-
-
-def _decoder(data: bytes):
-    return constriction.stream.queue.RangeDecoder(_words(data))
 
 
 def encode_weight_groups(groups: list[tuple[np.ndarray, int]]) -> bytes:
@@ -66,11 +35,11 @@ def encode_weight_groups(groups: list[tuple[np.ndarray, int]]) -> bytes:
                 raise InrcodecError("internal: weight out of codable range")
             scales = np.full(ints.size, WEIGHT_SCALES[scale_index])
             enc.encode(ints.ravel().astype(np.int32), _WEIGHT_FAMILY, np.zeros(ints.size), scales)
-    return _to_bytes(enc)
+    return section_bytes(enc)
 
 
 def decode_weight_groups(data: bytes, shapes_and_scales: list[tuple[tuple, int]]) -> list[np.ndarray]:
-    dec = _decoder(data)
+    dec = range_decoder(data)
     out = []
     for shape, scale_index in shapes_and_scales:
         n = int(np.prod(shape))
@@ -79,7 +48,7 @@ def decode_weight_groups(data: bytes, shapes_and_scales: list[tuple[tuple, int]]
             continue
         vals = dec.decode(_WEIGHT_FAMILY, np.zeros(n), np.full(n, WEIGHT_SCALES[scale_index]))
         out.append(vals.astype(np.int64).reshape(shape))
-    _check_consumed(dec)
+    check_consumed(dec)
     return out
 
 
@@ -148,71 +117,7 @@ def encode_latents(layout: LatentLayout, arm: IntArm, buffer: np.ndarray,
     enc = constriction.stream.queue.RangeEncoder()
     enc.encode(symbols.astype(np.int32), _LATENT_FAMILY, latent_locations(layout, mu, dither)[order],
                SCALES[k[order]])
-    return _to_bytes(enc)
-
-
-# Below this many latents a fresh process decodes faster in numpy + constriction than it can
-# import numba and load the compiled loops (~0.7 s in benchmarks/results/decode_speed.md, whose
-# two ms/Mpx columns give a break-even of ~2.4 M latents for `medium` up to ~3.5 M for `lowest`;
-# runs on this shared machine differ by up to ~20 %): set near the smallest break-even.
-COMPILED_MIN_LATENTS = 2_500_000
-ENGINES = ("auto", "compiled", "reference")
-_compiled_loaded = False
-_compiled_unavailable: str | None = None     # why entropy/compiled.py could not be loaded
-
-
-def _compiled_module():
-    """entropy/compiled.py, or None where numba cannot load it here (e.g. no writable cache
-    directory for its compiled code): decoding then falls back to the reference, with a warning."""
-    global _compiled_unavailable
-    if _compiled_unavailable is not None:
-        return None
-    try:
-        from . import compiled
-        from ..model import upsampling_compiled  # noqa: F401  (the render's loop, same numba)
-    except Exception as exc:
-        _compiled_unavailable = f"{type(exc).__name__}: {exc}"
-        warnings.warn(f"the compiled latent decoder cannot be loaded here "
-                      f"({_compiled_unavailable}); decoding with numpy instead (same images, "
-                      f"slower)", RuntimeWarning, stacklevel=3)
-        return None
-    return compiled
-
-
-def load_compiled() -> bool:
-    """Load the compiled decoder now (a long-lived process that will decode many pictures):
-    every later "auto" decode then runs compiled, whatever its size. False where it cannot be
-    loaded (see _compiled_module)."""
-    global _compiled_loaded
-    if _compiled_loaded:
-        return True
-    compiled = _compiled_module()
-    if compiled is None:
-        return False
-    compiled.decode_laplace(np.zeros(0, np.uint32), np.zeros(0), np.ones(0), np.zeros(0, np.int64))
-    compiled.decode_image(np.zeros(0, np.uint32), np.zeros(1), False, np.zeros(1), np.zeros(1),
-                          np.array([1, 1], np.int64), np.zeros(0, np.int64), 1, 1, 0,
-                          *[np.zeros(0, np.int64)] * 6, np.zeros((0, 0), np.int64),
-                          np.zeros(0, np.int64))
-    compiled.decode_ordered(np.zeros(0, np.uint32), np.zeros(1), np.zeros(0, np.int64),
-                            np.zeros(1, np.int64), np.zeros(0, np.int64), False, np.zeros(1),
-                            np.zeros(1), np.array([1, 1], np.int64))
-    from ..model.upsampling_compiled import up2
-    up2(np.zeros((1, 1, 1), np.float32), np.zeros((2, 4), np.float32), np.zeros((1, 1, 1), np.float32))
-    _compiled_loaded = True
-    return True
-
-
-def compiled_loaded() -> bool:
-    return _compiled_loaded
-
-
-def uses_compiled(n_latents: int) -> bool:
-    """Whether an "auto" decode of this many latents runs compiled. Both decoders give the same
-    values on every section a writer produces (tests/test_compiled.py); a forged section that
-    needs more zero words past its end than any writer leaves (MAX_DROPPED_ZERO_WORDS) is refused
-    by the compiled decoder and decoded by constriction's."""
-    return _compiled_unavailable is None and (_compiled_loaded or n_latents >= COMPILED_MIN_LATENTS)
+    return section_bytes(enc)
 
 
 def decode_latent_values(layout, arm: IntArm, data: bytes, dithered: bool = False,
@@ -221,19 +126,11 @@ def decode_latent_values(layout, arm: IntArm, data: bytes, dithered: bool = Fals
     positions; zero padding). engine: "compiled" (entropy/compiled.py), "reference" (numpy +
     constriction, decode_latents_reference) or "auto": the compiled loop for large pictures or
     once it is loaded (load_compiled), else the reference (see COMPILED_MIN_LATENTS)."""
-    global _compiled_loaded
-    if engine not in ENGINES:
-        raise ValueError(f"unknown latent decoder {engine!r} ({', '.join(ENGINES)})")
-    compiled = None
-    if engine == "compiled":
-        from . import compiled         # asked for by name: its import errors are the caller's
-    elif engine == "auto" and uses_compiled(layout.n_latents):
-        compiled = _compiled_module()
-        _compiled_loaded = compiled is not None       # loaded now: smaller pictures use it too
+    compiled = engines.compiled_for(engine, layout.n_latents)
     if compiled is None:
         dither = latent_dither(layout.valid_mask()) if dithered else None
         return _reference_values(layout, arm, data, dither)
-    words = _words(data)
+    words = section_words(data)
     buffer = np.zeros(layout.buffer_size, np.float64)
     weights, biases, widths = arm.packed()
     if (widths.max() > compiled.MAX_WIDTH or widths[-1] != 2
@@ -285,7 +182,7 @@ def _reference_values(layout, arm: IntArm, data: bytes, dither: np.ndarray | Non
     nothing per-latent is precomputed beyond the coding order and, with arm_parents, the
     coarser latents each one reads.
     """
-    dec = _decoder(data)
+    dec = range_decoder(data)
     buffer = np.zeros(layout.buffer_size, np.float64)
     order, bounds = layout.wavefront
     pos = layout.pos_idx[order]
@@ -308,5 +205,5 @@ def _reference_values(layout, arm: IntArm, data: bytes, dither: np.ndarray | Non
             buffer[p] = decode(_LATENT_FAMILY, mu - u, scales[k.astype(np.intp)]) + u
         except AssertionError:      # constriction's verdict on data no encoder could have written
             raise InrcodecError("compressed data invalid for its entropy model") from None
-    _check_consumed(dec)
+    check_consumed(dec)
     return buffer

@@ -34,8 +34,8 @@ from .dither import DITHER_SEED
 from .int_arm import ACTIVATION_LIMIT, _OUT_HI, _OUT_LO
 from .laplace import LATENT_MAX, MU_BITS, SCALES
 from ..model.latents import TILE_COLS, TILE_ROWS
-from ..rec import prng
-from .coder import MAX_DROPPED_ZERO_WORDS
+from .. import prng
+from .sections import MAX_DROPPED_ZERO_WORDS
 
 _TOTAL = 1 << 24                                   # constriction's 24-bit probability precision
 _FREE_WEIGHT = float(_TOTAL - 1 - 2 * LATENT_MAX)  # its leaky quantizer's weight for the CDF
@@ -46,7 +46,7 @@ _SCALES = SCALES.astype(np.float64)
 _LIMIT = float(ACTIVATION_LIMIT)
 
 # Words read past the end that a valid section can need: one (a seal of one word) plus the zero
-# words the writer may drop (coder.MAX_DROPPED_ZERO_WORDS; decode.SECTION_SLACK_BITS allows
+# words the writer may drop (sections.MAX_DROPPED_ZERO_WORDS; decode.SECTION_SLACK_BITS allows
 # for them too).
 MAX_WORDS_PAST_END = 1 + MAX_DROPPED_ZERO_WORDS
 
@@ -79,7 +79,7 @@ _MAX_DIFFERENCE = np.uint64((1 << 33) - 1)
 _RANGE_START = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
-# the dither's PRNG (rec/prng.py): row p of stream STREAM_DITHER under DITHER_SEED, word 0
+# the dither's PRNG (prng.py): row p of stream STREAM_DITHER under DITHER_SEED, word 0
 _DITHER_ROW_BASE = np.uint64((prng.stream_key(DITHER_SEED, prng.STREAM_DITHER) + prng.GAMMA_ROW)
                              & prng.MASK64)
 _GAMMA_ROW, _GAMMA_WORD = np.uint64(prng.GAMMA_ROW), np.uint64(prng.GAMMA_WORD)

@@ -1,11 +1,11 @@
 """The shared dither of `--latent-coding uq` (universal quantization of the latents).
 
 With rounding, the synthesis is trained on noise but decodes rounded latents: a train/test
-mismatch. With universal quantization (rec/uq.py; Agustsson & Theis 2020) encoder and decoder
+mismatch. With universal quantization (channel_sim/uq.py; Agustsson & Theis 2020) encoder and decoder
 share a dither u per latent; the encoder sends k = round(y - u) and the decoder uses y^ = k + u.
 Then y^ - y is uniform noise independent of y, which is exactly what training adds.
 
-The dither is drawn from rec/prng.py (bit-identical on every machine) and snapped to a 2^-MU_BITS
+The dither is drawn from prng.py (bit-identical on every machine) and snapped to a 2^-MU_BITS
 grid, u = j / 2^MU_BITS - 1/2 with j uniform in 0..2^MU_BITS-1, for two reasons:
 - the Laplace location the coder uses for k is mu - u, and mu lives on that same grid, so the
   floats handed to constriction stay on the coding grid;
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..rec import prng
+from .. import prng
 from .laplace import MU_BITS
 
 DITHER_SEED = 0x1C0DEC

@@ -14,7 +14,7 @@ from torch import nn
 from ..arch import Architecture
 from ..entropy.dither import latent_dither
 from ..entropy.laplace import LATENT_MAX
-from ..header import LATENT_CODINGS
+from ..image.header import LATENT_CODINGS
 from ..model.latents import LatentLayout
 from ..model.params import build_modules
 from ..model.render import render_values

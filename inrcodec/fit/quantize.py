@@ -13,7 +13,7 @@ import torch
 from torch.func import functional_call
 from tqdm.auto import tqdm
 
-from ..decode import int_arm_from
+from ..image.decode import int_arm_from
 from ..entropy.coder import LatentCodeLength
 from ..entropy.laplace import WEIGHT_SCALES, best_weight_scale_index, laplace_bits_np
 from ..entropy.weights import N_STEPS, dequantize, quantize

@@ -4,7 +4,7 @@
         height, width, channels, architecture fields (model.RecArch.to_fields),
         seed, kl_bits (per-block KL budget, whole bits), n_blocks,
         one zigzag prior code per group (model.groups): sigma_p = 2^(code / 8)
-    one section: the n_blocks candidate indices, coded by inrcodec.rec.encode_indices(kl_bits)
+    one section: the n_blocks candidate indices, coded by inrcodec.channel_sim.encode_indices(kl_bits)
 
 The weight vector (model.py) is sent by relative-entropy coding. Its entries are put in a
 pseudo-random order (`permutation`, from the file seed) and that order is cut into `n_blocks`
@@ -22,15 +22,16 @@ import numpy as np
 
 from ..bitstream import Reader, write_varint
 from ..errors import InrcodecError
-from ..header import MAX_PIXELS, MAX_SIDE
-from ..rec import decode_gaussian, prng
+from ..bitstream import MAX_PIXELS, MAX_SIDE
+from .. import prng
+from ..channel_sim import decode_gaussian
 from . import model
 from .model import RecArch
 
 PRIOR_STEPS_PER_OCTAVE = 8
 PRIOR_CODE_RANGE = (-240, 120)        # sigma_p in [2^-30, 2^15]
 MAX_KL_BITS = 24
-STREAM_PERMUTATION = 16               # prng streams of the file seed (rec/ uses 0..2)
+STREAM_PERMUTATION = 16               # prng streams of the file seed (channel_sim/ uses 0..2)
 STREAM_BLOCKS = 17
 
 

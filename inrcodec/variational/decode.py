@@ -1,7 +1,7 @@
 """Decoding a variational (`rec`) file: indices -> prior candidates -> weights -> render on CPU.
 
 Imports nothing from fit.py: the decoder regenerates each block's sample from the shared seed
-(inrcodec.rec.decode_gaussian, bit for bit), then evaluates the coordinate network once.
+(inrcodec.channel_sim.decode_gaussian, bit for bit), then evaluates the coordinate network once.
 """
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ import torch
 from .. import bitstream
 from ..errors import InrcodecError
 from ..limits import (DEFAULT_MAX_PIXELS, check_decode, is_memory_error, memory_errors_reported,
-                      out_of_memory, rec_decode_bytes)
+                      out_of_memory)
 from . import model
 from .codec import RecHeader, weights_from_indices
+from .estimates import rec_decode_bytes
 
 SECTION_NAMES = ("indices",)
 
@@ -35,7 +36,7 @@ def is_rec_data(data) -> bool:
 
 
 def parse(data: bytes) -> ParsedRec:
-    c = bitstream.unpack_as(data, bitstream.MODE_REC)
+    c = bitstream.unpack_as(data, bitstream.MODE_REC, "rec")
     header = RecHeader.from_bytes(c.header)
     if len(c.sections) != len(SECTION_NAMES):
         raise InrcodecError("corrupt inrcodec file: wrong number of sections")
@@ -44,7 +45,7 @@ def parse(data: bytes) -> ParsedRec:
     return ParsedRec(header, sections, len(data) - payload, len(data))
 
 
-# Every index starts with its bucket (rec/index.py), uniform over 0..B with B = ceil(kl + margin)
+# Every index starts with its bucket (channel_sim/index.py), uniform over 0..B with B = ceil(kl + margin)
 # >= 5: at least log2(B + 1) bits, less the range coder's 2^-24 probability quantization. The coded
 # words carry at least that information, less a few words of final state and what the trailing
 # zero words dropped on writing stood for (_SLACK_BITS): those stand for a run of index-0 blocks
@@ -53,8 +54,8 @@ _SLACK_BITS = 128
 
 
 def min_index_bits(kl_bits: int) -> float:
-    """The fewest bits one block index can take under the index code of rec/index.py."""
-    from ..rec.index import max_bucket
+    """The fewest bits one block index can take under the index code of channel_sim/index.py."""
+    from ..channel_sim.index import max_bucket
     return -math.log2(1.0 / (max_bucket(kl_bits) + 1) + 2.0 ** -20)
 
 
@@ -62,7 +63,7 @@ def read_indices(header: RecHeader, section: bytes) -> list[int]:
     """The n_blocks indices, with the image decoder's checks: a section too short to hold them is
     refused before decoding, and one with data after the last index is corrupt."""
     import constriction
-    from ..rec.index import decode_index
+    from ..channel_sim.index import decode_index
     need = header.n_blocks * min_index_bits(header.kl_bits)
     if 8 * len(section) + _SLACK_BITS < need:
         raise InrcodecError(f"corrupt index section: {len(section)} bytes cannot hold "
@@ -103,33 +104,23 @@ def render_weights(header: RecHeader, weights: np.ndarray) -> np.ndarray:
     return to_uint8(model.render(header.arch, w, header.height, header.width, header.channels))
 
 
+def check_size(header: RecHeader, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> int:
+    """Refuse, before allocating, an image over max_pixels or beyond the memory available;
+    returns the memory estimate."""
+    need = decode_memory(header)
+    check_decode(f"a {header.width}x{header.height} image", header.width * header.height, need,
+                 max_pixels)
+    return need
+
+
 def decode(data: bytes, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Bytes of a rec-mode .inr file -> uint8 image [H, W, C]; refused before any work if the
     image is over max_pixels or needs more memory than is available (as inrcodec.decode)."""
-    parsed = parse(data)
+    return decode_parsed(parse(data), max_pixels)
+
+
+def decode_parsed(parsed: ParsedRec, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     h = parsed.header
-    need = decode_memory(h)
-    check_decode(f"a {h.width}x{h.height} image", h.width * h.height, need, max_pixels)
+    need = check_size(h, max_pixels)
     with memory_errors_reported(f"decoding a {h.width}x{h.height} image", need):
         return render_weights(h, decode_weights(parsed))
-
-
-def info(data: bytes) -> dict:
-    from ..bitstream import FORMAT_VERSION
-    parsed = parse(data)
-    h = parsed.header
-    return {
-        "format_version": FORMAT_VERSION,
-        "mode": "rec",
-        "width": h.width, "height": h.height, "channels": h.channels,
-        "architecture": h.arch.describe(),
-        "bytes": parsed.total_bytes,
-        "bpp": 8.0 * parsed.total_bytes / (h.width * h.height),
-        "sections": {"header+container": parsed.header_bytes,
-                     **{k: len(v) for k, v in parsed.sections.items()}},
-        "weights": h.n_weights,
-        "blocks": h.n_blocks,
-        "kl_bits_per_block": h.kl_bits,
-        "seed": h.seed,
-        "macs_per_pixel": model.macs_per_pixel(h.arch, h.channels),
-    }

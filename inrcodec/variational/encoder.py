@@ -6,19 +6,18 @@ import time
 import numpy as np
 
 from .. import bitstream
-from ..encoder import validate_image
-from ..limits import check_rec_encode
+from ..channel_sim import encode_indices
 from ..errors import InrcodecError
-from ..rec import encode_indices
+from ..options import EncodeOptions, check_iterations, plain_float, plain_int
+from ..pixels import validate_image
 from . import model
 from .codec import MAX_KL_BITS, RecHeader
 from .decode import decode_weights, parse, render_weights
+from .estimates import check_rec_encode
 from .fit import fit_and_code
 from .model import RecArch
 
 DEFAULT_KL_BITS = 12          # per-block KL budget: search time ~2^(kl + 4) candidates per block
-DEFAULT_ITERATIONS = 2000
-MAX_ITERATIONS = 10_000_000
 MAX_BPP = 64.0
 
 
@@ -33,42 +32,44 @@ def _fixed_bytes(h: int, w: int, c: int, arch: RecArch, seed: int, kl_bits: int,
     return len(bitstream.pack(bitstream.MODE_REC, header.to_bytes(), [b""])) + 2
 
 
-def encode_with_report(image: np.ndarray, **kwargs) -> tuple[bytes, dict]:
+def encode_with_report(image: np.ndarray, options: EncodeOptions | None = None,
+                       **kwargs) -> tuple[bytes, dict]:
     """Encode in rec mode; (file bytes, report measured on the decoded file). Keywords: see
     encode_with_result."""
-    data, report, _ = encode_with_result(image, **kwargs)
+    data, report, _ = encode_with_result(image, options, **kwargs)
     return data, report
 
 
-def encode_with_result(image: np.ndarray, *, lmbda: float | None = None, bpp: float | None = None,
-                       iterations: int | None = None, seed: int = 0, progress: bool = False,
+def encode_with_result(image: np.ndarray, options: EncodeOptions | None = None, *,
+                       bpp: float | None = None, progress: bool = False,
                        kl_bits: int = DEFAULT_KL_BITS, arch: RecArch | None = None,
-                       finetune_steps: int | None = None, device: str = "cpu", lr: float = 4e-2):
+                       finetune_steps: int | None = None, lr: float = 4e-2, **option_values):
     """(file bytes, report, fit.FitResult): the FitResult holds the sampled weights and indices.
 
-    Rate: `bpp` (a target for the whole file; beta is adapted to meet it) or `lmbda` (fixed
-    beta: the loss is MSE + lmbda * KL bits per pixel, as the grid codec's MSE + lmbda * bpp)."""
+    Options: options.EncodeOptions, or its fields as keywords (lmbda, iterations, seed, device;
+    rec mode fits on the CPU, for a number of steps). Rate: `bpp` (a target for the whole file;
+    beta is adapted to meet it) or `lmbda` (fixed beta: the loss is MSE + lmbda * KL bits per
+    pixel, as the grid codec's MSE + lmbda * bpp); neither: lmbda's default."""
     start = time.perf_counter()
     image = validate_image(image)
-    if device not in ("cpu", "auto"):
+    option_values.setdefault("device", "cpu")
+    opts = EncodeOptions.build(options, **option_values)
+    if opts.device not in ("cpu", "auto"):
         raise InrcodecError("rec mode fits on the CPU only (--device cpu or auto)")
-    if lmbda is not None and bpp is not None:
+    if opts.time_budget is not None:
+        raise InrcodecError("rec mode fits for a number of steps, not a time budget (use iterations)")
+    bpp, kl_bits = plain_float(bpp), plain_int(kl_bits)
+    if opts.lmbda is not None and bpp is not None:
         raise InrcodecError("give either --bpp or --lmbda, not both")
-    if bpp is not None and not (isinstance(bpp, (int, float)) and 0 < bpp <= MAX_BPP):
-        raise InrcodecError(f"bpp must be a positive number up to {MAX_BPP:g}, got {bpp}")
-    if lmbda is not None and not (isinstance(lmbda, (int, float)) and 0 < lmbda < 1e3):
-        raise InrcodecError(f"lmbda must be a positive number, got {lmbda}")
-    if bpp is None and lmbda is None:
-        from ..defaults import DEFAULT_LMBDA
-        lmbda = DEFAULT_LMBDA
-    if iterations is None:
-        iterations = DEFAULT_ITERATIONS
-    if not isinstance(iterations, int) or not 1 <= iterations <= MAX_ITERATIONS:
-        raise InrcodecError(f"iterations must be an integer in 1..{MAX_ITERATIONS} in rec mode, got {iterations}")
+    if bpp is not None and not (isinstance(bpp, float) and 0 < bpp <= MAX_BPP):
+        raise InrcodecError(f"bpp must be a number in (0, {MAX_BPP:g}], got {bpp}")
+    lmbda = opts.lmbda_or_default if bpp is None else None
+    iterations = opts.steps("cpu")
+    if iterations < 1:
+        check_iterations(iterations, minimum=1)
     if not isinstance(kl_bits, int) or not 1 <= kl_bits <= MAX_KL_BITS:
         raise InrcodecError(f"kl_bits must be an integer in 1..{MAX_KL_BITS}")
-    if not isinstance(seed, int) or not 0 <= seed < 1 << 64:
-        raise InrcodecError("seed must be an integer in [0, 2^64)")
+    seed = opts.seed
     h, w, c = image.shape
     check_rec_encode(h, w, c)          # before any large allocation
     arch = arch or default_arch(h, w)
@@ -118,5 +119,5 @@ def encode_with_result(image: np.ndarray, *, lmbda: float | None = None, bpp: fl
     return data, report, res
 
 
-def encode(image: np.ndarray, **kwargs) -> bytes:
-    return encode_with_report(image, **kwargs)[0]
+def encode(image: np.ndarray, options: EncodeOptions | None = None, **kwargs) -> bytes:
+    return encode_with_report(image, options, **kwargs)[0]

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from ..errors import InrcodecError
-from ..rec import encode_gaussian, index_codelength_bits, kl_gaussian_bits
+from ..channel_sim import encode_gaussian, index_codelength_bits, kl_gaussian_bits
 from . import model
 from .codec import block_bounds, block_seed, permutation, prior_code, prior_sigma
 from .model import RecArch
@@ -154,7 +154,6 @@ def fit_and_code(image: np.ndarray, arch: RecArch, *, seed: int, iterations: int
 
     t0 = time.perf_counter()
     steps_a = int(round(iterations * (1 - BLOCK_PHASE)))
-    steps_b = iterations - steps_a
     warm = max(1, int(WARMUP * steps_a))
     beta = lmbda if lmbda is not None else 1e-2
     n_blocks = n_blocks_for(target_bits, kl_bits) if target_bits is not None else None

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from .. import bitstream
-from ..decode import check_latent_section, load_networks, to_uint8
-from ..entropy import coder
+from ..image.decode import check_latent_section, load_networks, to_uint8
+from ..entropy import coder, engine
 from ..errors import InrcodecError
 from ..limits import (DEFAULT_MAX_PIXELS, check_decode, image_decode_bytes, is_memory_error,
                       memory_errors_reported, out_of_memory)
@@ -31,7 +31,7 @@ class ParsedVideo:
 
 
 def parse(data: bytes) -> ParsedVideo:
-    c = bitstream.unpack_as(data, bitstream.MODE_VIDEO)
+    c = bitstream.unpack_as(data, bitstream.MODE_VIDEO, "video")
     header = VideoHeader.from_bytes(c.header)
     if len(c.sections) != SECTIONS_PER_GROUP * header.n_groups:
         raise InrcodecError("corrupt inrcodec file: wrong number of sections")
@@ -93,7 +93,7 @@ def decode_group_latents(header: VideoHeader, g: int, sections: dict[str, bytes]
 def frames_from_latents(layout: VideoLayout, modules, buffer: np.ndarray) -> np.ndarray:
     """uint8 [T, H, W, C] frames of one group from its decoded latents."""
     out = render_frames(layout, modules["upsampling"], modules["synthesis"],
-                        torch.from_numpy(buffer).to(torch.float32), compiled=coder.compiled_loaded())
+                        torch.from_numpy(buffer).to(torch.float32), compiled=engine.compiled_loaded())
     return np.stack([to_uint8(out[t:t + 1]) for t in range(out.shape[0])])
 
 
@@ -112,7 +112,10 @@ def decode_groups(parsed: ParsedVideo,
 def decode(data: bytes, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Bytes of a video .inr file -> uint8 frames [N, H, W, C] (the whole clip in memory; use
     parse + decode_groups to stream long clips)."""
-    parsed = parse(data)
+    return decode_parsed(parse(data), max_pixels)
+
+
+def decode_parsed(parsed: ParsedVideo, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     h = parsed.header
     from ..limits import ensure_memory
     ensure_memory(h.frames * h.height * h.width * h.channels,

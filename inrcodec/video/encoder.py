@@ -18,14 +18,16 @@ import numpy as np
 import torch
 
 from .. import bitstream
-from ..arch import AUTO_PRESET, DEFAULT_PRESET, Architecture, preset as get_preset
+from ..arch import AUTO_PRESET, Architecture, preset as get_preset
 from ..complexity import macs_per_pixel
-from ..defaults import DEFAULT_ITERATIONS, DEFAULT_LMBDA
-from ..encoder import MAX_ITERATIONS, coded_sections, resolve_device, validate_image
 from ..errors import InrcodecError
+from ..fit.device import resolve_device
 from ..fit.quantize import choose_steps
-from ..limits import check_encode, fit_bytes
 from ..fit.train import DEFAULT_SCHEDULE, fit
+from ..image.encoder import coded_sections
+from ..limits import check_encode, fit_bytes
+from ..options import EncodeOptions, plain_int
+from ..pixels import validate_image
 from .decode import SECTION_NAMES, decode_group_latents, frames_from_latents, parse
 from .header import MAX_FRAMES, VideoHeader
 from .layout import DEFAULT_TEMPORAL_CONTEXT, MAX_GROUP
@@ -65,24 +67,11 @@ def as_fraction(fps) -> Fraction:
     return f
 
 
-def _check_options(lmbda, iterations, time_budget, group, temporal_context, dev):
-    if not (isinstance(lmbda, (int, float)) and 0 < lmbda < 1e3):
-        raise InrcodecError(f"lmbda must be a positive number, got {lmbda}")
+def _check_video_options(group, temporal_context):
     if not (isinstance(group, int) and 1 <= group <= MAX_GROUP):
         raise InrcodecError(f"group size must be an integer in 1..{MAX_GROUP}, got {group}")
     if not (isinstance(temporal_context, int) and temporal_context >= 0):
         raise InrcodecError(f"temporal context must be a non-negative integer, got {temporal_context}")
-    if time_budget is not None:
-        if iterations is not None:
-            raise InrcodecError("give either iterations or a time budget, not both")
-        if not (isinstance(time_budget, (int, float)) and 0 < time_budget <= 7 * 86400):
-            raise InrcodecError(f"time budget must be a positive number of seconds, got {time_budget}")
-        return None
-    if iterations is None:
-        iterations = DEFAULT_ITERATIONS[dev.type]
-    if not isinstance(iterations, int) or iterations < 0 or iterations > MAX_ITERATIONS:
-        raise InrcodecError(f"iterations must be an integer in 0..{MAX_ITERATIONS}, got {iterations}")
-    return iterations
 
 
 def _frames_of(chunk: list, first_shape) -> np.ndarray:
@@ -101,22 +90,27 @@ def _frames_of(chunk: list, first_shape) -> np.ndarray:
 VIDEO_AUTO_PRESET = "low"     # what "auto" means for video: the preset the video benchmark measures
 
 
-def encode_video_with_report(frames: Iterable[np.ndarray], fps=DEFAULT_FPS, *,
-                             lmbda: float = DEFAULT_LMBDA, preset: str = DEFAULT_PRESET,
-                             iterations: int | None = None, device: str = "auto", seed: int = 0,
+def encode_video_with_report(frames: Iterable[np.ndarray], fps=DEFAULT_FPS,
+                             options: EncodeOptions | None = None, *,
                              group: int = DEFAULT_GROUP,
                              temporal_context: int = DEFAULT_TEMPORAL_CONTEXT,
                              progress: bool = False, arch: Architecture | None = None,
-                             time_budget: float | None = None,
-                             total_frames: int | None = None) -> tuple[bytes, dict]:
+                             total_frames: int | None = None,
+                             **option_values) -> tuple[bytes, dict]:
     """Encode a clip (an array [N, H, W, C] or any iterable of uint8 [H, W, C] frames) and return
     (file bytes, report with real bytes/bpp/PSNR of the decoded frames).
 
-    iterations / time_budget apply to each group. total_frames (optional) only labels the
-    progress bars."""
+    Options: options.EncodeOptions, or its fields as keywords (lmbda, preset, iterations,
+    time_budget, seed, device); iterations / time_budget apply to each group. total_frames
+    (optional) only labels the progress bars."""
     start = time.perf_counter()
-    dev = resolve_device(device)
-    iterations = _check_options(lmbda, iterations, time_budget, group, temporal_context, dev)
+    opts = EncodeOptions.build(options, **option_values)
+    group, temporal_context = plain_int(group), plain_int(temporal_context)
+    _check_video_options(group, temporal_context)
+    dev = resolve_device(opts.device)
+    lmbda, iterations, time_budget, seed = (opts.lmbda_or_default, opts.steps(dev.type),
+                                            opts.time_budget, opts.seed)
+    preset = opts.preset
     fps = as_fraction(fps)
     if arch is None:
         preset = VIDEO_AUTO_PRESET if preset == AUTO_PRESET else preset
@@ -206,9 +200,9 @@ def encode_video_with_report(frames: Iterable[np.ndarray], fps=DEFAULT_FPS, *,
     return data, report
 
 
-def encode_video(frames, fps=DEFAULT_FPS, **kwargs) -> bytes:
+def encode_video(frames, fps=DEFAULT_FPS, options: EncodeOptions | None = None, **kwargs) -> bytes:
     """Encode a clip (uint8 [N, H, W, C] or an iterable of [H, W, C] frames) into .inr bytes."""
-    return encode_video_with_report(frames, fps, **kwargs)[0]
+    return encode_video_with_report(frames, fps, options, **kwargs)[0]
 
 
 def _psnr(mse: float) -> float:

@@ -15,7 +15,8 @@ from fractions import Fraction
 from ..arch import PRESET_IDS, PRESETS, Architecture
 from ..bitstream import Reader, write_varint
 from ..errors import InrcodecError
-from ..header import MAX_PIXELS, MAX_SIDE, quant_fields, read_quant
+from ..bitstream import MAX_PIXELS, MAX_SIDE
+from ..image.header import quant_fields, read_quant
 from ..model.params import MODULE_NAMES
 from .layout import MAX_GROUP, MAX_TEMPORAL_CONTEXT
 

@@ -6,51 +6,21 @@ import time
 import numpy as np
 import torch
 
-from . import bitstream, limits
-from .arch import DEFAULT_PRESET, Architecture, preset as get_preset, resolve_preset
-from .complexity import macs_per_pixel
-from .defaults import DEFAULT_ITERATIONS, DEFAULT_LMBDA
+from .. import bitstream, limits
+from ..arch import Architecture, preset as get_preset, resolve_preset
+from ..complexity import macs_per_pixel
+from ..entropy import coder
+from ..errors import InrcodecError
+from ..fit.device import resolve_device
+from ..fit.model import FitModel
+from ..fit.quantize import choose_steps
+from ..fit.train import DEFAULT_SCHEDULE, Schedule, fit
+from ..model.params import MODULE_NAMES, grouped_parameters
+from ..model.render import render
+from ..options import EncodeOptions
+from ..pixels import validate_image
 from .decode import SECTION_NAMES, decode_latent_buffer, int_arm_from, parse, to_uint8
-from .entropy import coder
-from .errors import InrcodecError
-from .fit.model import FitModel
-from .fit.quantize import choose_steps
-from .fit.train import DEFAULT_SCHEDULE, Schedule, fit
-from .header import LATENT_CODINGS, MAX_PIXELS, ImageHeader
-from .model.params import MODULE_NAMES, grouped_parameters
-from .model.render import render
-
-MAX_ITERATIONS = 10_000_000
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InrcodecError("--device cuda requested but no CUDA device is available")
-    if device not in ("cpu", "cuda"):
-        raise InrcodecError(f"unknown device {device!r} (auto, cpu or cuda)")
-    return torch.device(device)
-
-
-def validate_image(image) -> np.ndarray:
-    if not isinstance(image, np.ndarray):
-        raise InrcodecError("image must be a numpy array")
-    if image.ndim == 2:
-        image = image[:, :, None]
-    if image.ndim != 3 or image.shape[2] not in (1, 3):
-        shape = "x".join(map(str, image.shape))
-        if image.ndim == 3 and image.shape[2] in (2, 4):
-            raise InrcodecError("images with an alpha channel are not supported; flatten it first")
-        raise InrcodecError(f"expected an HxW grey or HxWx3 RGB image, got shape {shape}")
-    if image.dtype != np.uint8:
-        raise InrcodecError(f"expected 8-bit samples, got {image.dtype}")
-    h, w = image.shape[:2]
-    if h == 0 or w == 0:
-        raise InrcodecError("image has zero size")
-    if h * w > MAX_PIXELS or max(h, w) > (1 << 15):
-        raise InrcodecError(f"image of {w}x{h} is too large")
-    return image
+from .header import LATENT_CODINGS, ImageHeader
 
 
 def _pack(header: ImageHeader, ints: dict, buffer: np.ndarray, layout, modules_from,
@@ -77,36 +47,26 @@ def coded_sections(quant: dict, ints: dict, buffer: np.ndarray, layout, modules_
     return sections
 
 
-def encode_with_report(image: np.ndarray, *, lmbda: float = DEFAULT_LMBDA,
-                       preset: str = DEFAULT_PRESET, iterations: int | None = None,
-                       device: str = "auto", seed: int = 0, progress: bool = False,
-                       arch: Architecture | None = None,
-                       time_budget: float | None = None,
-                       latent_coding: str = "round",
-                       schedule: Schedule | None = None) -> tuple[bytes, dict]:
+def encode_with_report(image: np.ndarray, options: EncodeOptions | None = None, *,
+                       progress: bool = False, arch: Architecture | None = None,
+                       latent_coding: str = "round", schedule: Schedule | None = None,
+                       **option_values) -> tuple[bytes, dict]:
     """Encode and return (file bytes, report with real bytes/bpp/psnr of the decoded image).
 
-    time_budget (seconds) fits for that wall-clock time instead of a number of iterations.
-    latent_coding: "round" (default) or "uq", universal quantization of the latents with a
-    shared dither (entropy/dither.py). schedule: fitting-schedule knobs (fit/train.py; tuning)."""
+    Options (options.EncodeOptions, or its fields as keywords: lmbda, preset, iterations,
+    time_budget, seed, device); time_budget (seconds) fits for that wall-clock time instead of a
+    number of iterations. latent_coding: "round" (default) or "uq", universal quantization of
+    the latents with a shared dither (entropy/dither.py). arch: a custom Architecture instead of
+    the preset. schedule: fitting-schedule knobs (fit/train.py; tuning)."""
     start = time.perf_counter()
     image = validate_image(image)
-    lmbda, iterations, seed, time_budget = limits.encode_options(lmbda, iterations, seed, time_budget)
-    if not (isinstance(lmbda, (int, float)) and 0 < lmbda < 1e3):
-        raise InrcodecError(f"lmbda must be a positive number, got {lmbda}")
+    opts = EncodeOptions.build(options, **option_values)
     if latent_coding not in LATENT_CODINGS:
         raise InrcodecError(f"unknown latent coding {latent_coding!r} ({' or '.join(LATENT_CODINGS)})")
-    dev = resolve_device(device)
-    if time_budget is not None:
-        if iterations is not None:
-            raise InrcodecError("give either iterations or a time budget, not both")
-        if not (isinstance(time_budget, (int, float)) and 0 < time_budget <= 7 * 86400):
-            raise InrcodecError(f"time budget must be a positive number of seconds, got {time_budget}")
-    elif iterations is None:
-        iterations = DEFAULT_ITERATIONS[dev.type]
-    if time_budget is None and (not isinstance(iterations, int) or iterations < 0
-                                or iterations > MAX_ITERATIONS):
-        raise InrcodecError(f"iterations must be an integer in 0..{MAX_ITERATIONS}, got {iterations}")
+    dev = resolve_device(opts.device)
+    lmbda, iterations, time_budget, seed = (opts.lmbda_or_default, opts.steps(dev.type),
+                                            opts.time_budget, opts.seed)
+    preset = opts.preset
     h, w, c = image.shape
     if arch is None:
         preset = resolve_preset(preset, h * w)

@@ -1,9 +1,9 @@
-"""Reading images and writing outputs: validation up front, atomic writes, no silent overwrites."""
+"""Picture files: reading any still image as a viewer shows it (or refusing it with the reason),
+and writing decoded pictures as lossless files. Byte-level file handling is in files.py."""
 from __future__ import annotations
 
 import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -12,6 +12,7 @@ import imageio.v3 as iio
 import numpy as np
 
 from .errors import InrcodecError
+from .files import write_atomic
 
 LOSSLESS_SUFFIXES = {".png", ".ppm", ".pgm", ".pnm", ".bmp", ".tif", ".tiff"}
 MAX_INPUT_BYTES = 1 << 30
@@ -187,69 +188,6 @@ def _finish(image: np.ndarray, path) -> np.ndarray:
     if image.size == 0:
         raise InrcodecError(f"{path}: image has zero size")
     return np.ascontiguousarray(image)
-
-
-def read_bytes(path: str | os.PathLike) -> bytes:
-    p = Path(path)
-    if not p.exists():
-        raise InrcodecError(f"{path}: no such file")
-    if p.is_dir():
-        raise InrcodecError(f"{path}: is a directory")
-    try:
-        return p.read_bytes()
-    except OSError as exc:
-        raise InrcodecError(f"{path}: cannot read ({exc.strerror})") from None
-
-
-def check_writable(path: str | os.PathLike, force: bool) -> Path:
-    """Fail early (before a long fit) if the output cannot or must not be written."""
-    p = Path(path)
-    if p.is_dir():
-        raise InrcodecError(f"{path}: is a directory")
-    if p.exists() and not force:
-        raise InrcodecError(f"{path}: already exists (use --force to overwrite)")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise InrcodecError(f"{path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise InrcodecError(f"{path}: directory {parent} is not writable")
-    # os.access can say yes where creating a file fails (read-only or full file system, quotas,
-    # network mounts, root squash): create the temporary file write_atomic will need, now
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=parent)
-    except OSError as exc:
-        raise InrcodecError(f"{path}: cannot create a file in {parent} ({exc.strerror or exc})") from None
-    os.close(fd)
-    try:
-        os.unlink(tmp)
-    except OSError:
-        pass
-    return p
-
-
-def current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(path: str | os.PathLike, data: bytes, force: bool) -> None:
-    """Write to a temporary file beside the target, then rename: never a half-written file."""
-    p = check_writable(path, force)
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~current_umask())   # mkstemp makes 0600; a new file normally gets 0666-umask
-        if p.exists() and not force:   # appeared meanwhile
-            raise InrcodecError(f"{path}: already exists (use --force to overwrite)")
-        os.replace(tmp, p)
-    except OSError as exc:
-        raise InrcodecError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def encode_image_file(image: np.ndarray, suffix: str) -> bytes:

@@ -1,7 +1,7 @@
 """Relative-entropy coding (channel simulation): send a *sample* of a posterior Q for about
 KL(Q||P) bits, given a prior P and a seed both sides share.
 
-    prng.py       portable counter-based generator (bit-identical candidates on every machine)
+    (inrcodec/prng.py: the portable counter-based generator both sides draw candidates from)
     gaussians.py  diagonal Gaussian checks, KL in bits, splitting a vector into blocks
     pfr.py        Poisson functional representation: encode_gaussian / decode_gaussian
     gprs.py       greedy Poisson rejection sampling, 1-D: gprs_encode_gaussian / gprs_decode_gaussian
@@ -13,7 +13,7 @@ from .gaussians import kl_gaussian_bits, kl_gaussian_bits_per_dim, split_blocks
 from .index import (decode_index, decode_indices, encode_index, encode_indices,
                     index_codelength_bits)
 from .pfr import DEFAULT_MARGIN_BITS, PfrResult, decode_gaussian, encode_gaussian, simulate_gaussian
-from .prng import PRNG_VERSION
+from ..prng import PRNG_VERSION
 from .uq import dither, uq_decode, uq_encode
 
 __all__ = [

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import prng
+from .. import prng
 from .gaussians import check_gaussians, kl_gaussian_bits, max_log_ratio, positive_finite
 
 DEFAULT_MARGIN_BITS = 4.0

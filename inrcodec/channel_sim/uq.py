@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import prng
+from .. import prng
 from .gaussians import positive_finite
 
 

@@ -27,7 +27,7 @@ import math
 import constriction
 import numpy as np
 
-from . import prng
+from .. import prng
 from .gaussians import positive_finite
 from .pfr import DEFAULT_MARGIN_BITS
 

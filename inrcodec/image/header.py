@@ -3,15 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .arch import PRESET_IDS, PRESETS, Architecture
-from .bitstream import Reader, write_varint
-from .entropy.laplace import WEIGHT_SCALES
-from .entropy.weights import N_STEPS
-from .errors import InrcodecError
-from .model.params import group_names
+from ..arch import PRESET_IDS, PRESETS, Architecture
+from ..bitstream import MAX_PIXELS, MAX_SIDE, Reader, write_varint
+from ..entropy.laplace import WEIGHT_SCALES
+from ..entropy.weights import N_STEPS
+from ..errors import InrcodecError
+from ..model.params import group_names
 
-MAX_SIDE = 1 << 15
-MAX_PIXELS = 1 << 27   # ~134 Mpx: anything larger is refused before allocating
 LATENT_CODINGS = ("round", "uq")   # how latents become symbols: rounding, or universal quantization
 
 

@@ -1,4 +1,6 @@
-"""The CPU decode path: bitstream -> integer ARM -> latents -> float synthesis -> uint8 image.
+"""The image mode's decode path (CPU): bitstream -> integer ARM -> latents -> float synthesis ->
+uint8 image. Video decodes each group of frames with the same pieces (load_networks,
+check_latent_section, to_uint8).
 
 Imports nothing from fit/: decoding needs only the container, the entropy layer and the model's
 float modules (with weights rebuilt from their integers).
@@ -11,27 +13,27 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import bitstream
-from .entropy import coder
-from .entropy.int_arm import IntArm, IntLayer
-from .entropy.weights import dequantize
-from .entropy.laplace import LATENT_MAX
-from .errors import InrcodecError
+from .. import bitstream
+from ..entropy import coder, engine
+from ..entropy.int_arm import IntArm, IntLayer
+from ..entropy.weights import dequantize
+from ..entropy.laplace import LATENT_MAX
+from ..errors import InrcodecError
 from .header import ImageHeader
-from .limits import (DEFAULT_MAX_PIXELS, check_decode, image_decode_bytes, is_memory_error,
+from ..limits import (DEFAULT_MAX_PIXELS, check_decode, image_decode_bytes, is_memory_error,
                      memory_errors_reported, out_of_memory)
-from .model.latents import LatentLayout
-from .model.params import BIAS_GROUP, MODULE_NAMES, build_modules, grouped_parameters
-from .model.render import render
+from ..model.latents import LatentLayout
+from ..model.params import BIAS_GROUP, MODULE_NAMES, build_modules, grouped_parameters
+from ..model.render import render
 
 SECTION_NAMES = (*MODULE_NAMES, "latents")
 
 # The fewest bits any latent can cost: constriction's quantized Laplace (probability precision
-# 2^-24, as rec/index.py) leaves each of the other 2 * LATENT_MAX symbols at least 2^-24, so the
+# 2^-24, as channel_sim/index.py) leaves each of the other 2 * LATENT_MAX symbols at least 2^-24, so the
 # likeliest symbol has probability at most 1 - 126 * 2^-24: >= 1.08e-5 bits per latent, however
 # sure the ARM is. The coded words carry at least that information, less a few words of final
 # state, and less what the trailing zero words the writer drops stood for: at most four
-# (coder.MAX_DROPPED_ZERO_WORDS), which SECTION_SLACK_BITS allows for. In
+# (entropy/sections.py: MAX_DROPPED_ZERO_WORDS), which SECTION_SLACK_BITS allows for. In
 # exchange a header claiming a huge grid over a latent section of a few bytes is refused before
 # the decoder builds anything of that size (8192x8192: at once instead of after ~10 s).
 _PRECISION_BITS = 24
@@ -48,7 +50,7 @@ class ParsedFile:
 
 
 def parse(data: bytes) -> ParsedFile:
-    c = bitstream.unpack_as(data, bitstream.MODE_IMAGE)
+    c = bitstream.unpack_as(data, bitstream.MODE_IMAGE, "image")
     header = ImageHeader.from_bytes(c.header)
     if len(c.sections) != len(SECTION_NAMES):
         raise InrcodecError("corrupt inrcodec file: wrong number of sections")
@@ -157,18 +159,19 @@ def check_size(header: ImageHeader, max_pixels: int | None = DEFAULT_MAX_PIXELS)
 
 @torch.no_grad()
 def decode(data: bytes, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Bytes of an .inr file -> uint8 image [H, W, C] (C = 1 or 3).
+    """Bytes of an image-mode .inr file -> uint8 image [H, W, C] (C = 1 or 3).
 
     Files whose header claims more than max_pixels pixels (default 8192x8192; None: no limit),
     or more memory than this process can get (limits.py), are refused before decoding."""
-    if bitstream.peek_mode(data) == bitstream.MODE_REC:
-        from .variational.decode import decode as decode_rec
-        return decode_rec(data, max_pixels=max_pixels)
-    parsed = parse(data)
+    return decode_parsed(parse(data), max_pixels)
+
+
+@torch.no_grad()
+def decode_parsed(parsed: ParsedFile, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     need = check_size(parsed.header, max_pixels)
     h = parsed.header
     with memory_errors_reported(f"decoding a {h.width}x{h.height} image", need):
         layout, modules, values = decode_latent_values(parsed)
         image = render(layout, modules["upsampling"], modules["synthesis"], torch.from_numpy(values),
-                       compiled=coder.compiled_loaded())
+                       compiled=engine.compiled_loaded())
         return to_uint8(image)

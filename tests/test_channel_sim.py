@@ -1,4 +1,4 @@
-"""Relative-entropy coding (inrcodec.rec): exact rebuilds, a pinned generator, samples that follow
+"""Relative-entropy coding (inrcodec.channel_sim): exact rebuilds, a pinned generator, samples that follow
 Q, index code lengths near the KL, blocking, universal quantization and argument checks."""
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from inrcodec import rec
-from inrcodec.rec import index as rec_index
-from inrcodec.rec import pfr, prng
+from inrcodec import channel_sim
+from inrcodec.channel_sim import index as rec_index
+from inrcodec import prng
+from inrcodec.channel_sim import pfr
 
 # ---------------------------------------------------------------- an independent reference PRNG
 MASK = (1 << 64) - 1
@@ -56,7 +57,7 @@ PINNED_NORMALS = [
 
 
 def test_prng_is_pinned_and_matches_an_integer_reference():
-    assert rec.PRNG_VERSION == 1
+    assert channel_sim.PRNG_VERSION == 1
     for (seed, stream, row, word), expected in PINNED_WORDS.items():
         assert ref_word(seed, stream, row, word) == expected
         got = prng.words(seed, stream, np.array([row], dtype=np.uint64), word + 1)[0, word]
@@ -93,7 +94,7 @@ def gaussian_with_kl(kl_bits: float, dim: int, ratio: float):
     mu_p = np.linspace(-0.5, 0.5, dim)
     sigma_p = np.linspace(0.5, 2.0, dim)
     q = (mu_p + math.sqrt(d2) * sigma_p, ratio * sigma_p, mu_p, sigma_p)
-    assert rec.kl_gaussian_bits(*q) == pytest.approx(kl_bits)
+    assert channel_sim.kl_gaussian_bits(*q) == pytest.approx(kl_bits)
     return q
 
 
@@ -110,40 +111,40 @@ def test_decoder_rebuilds_the_encoder_sample_bit_for_bit():
     for trial in range(12):
         dim = [1, 2, 3, 8, 25][trial % 5]
         mu_q, sigma_q, mu_p, sigma_p = random_block(rng, dim)
-        if rec.kl_gaussian_bits(mu_q, sigma_q, mu_p, sigma_p) > 9:
+        if channel_sim.kl_gaussian_bits(mu_q, sigma_q, mu_p, sigma_p) > 9:
             continue
         seed = int(rng.integers(0, 2 ** 63)) * 2 + 1
-        index, sample = rec.encode_gaussian(mu_q, sigma_q, mu_p, sigma_p, seed)
+        index, sample = channel_sim.encode_gaussian(mu_q, sigma_q, mu_p, sigma_p, seed)
         indices.append(index)
-        assert np.array_equal(rec.decode_gaussian(index, mu_p, sigma_p, seed), sample)
-        assert not np.array_equal(rec.decode_gaussian(index, mu_p, sigma_p, seed + 1), sample)
+        assert np.array_equal(channel_sim.decode_gaussian(index, mu_p, sigma_p, seed), sample)
+        assert not np.array_equal(channel_sim.decode_gaussian(index, mu_p, sigma_p, seed + 1), sample)
     assert len(indices) >= 6 and max(indices) > 4     # not a degenerate always-0 search
 
 
 def test_search_does_not_depend_on_chunking(monkeypatch):
     q = gaussian_with_kl(6.0, 3, 0.6)
-    results = [rec.simulate_gaussian(*q, seed=s) for s in range(5)]
+    results = [channel_sim.simulate_gaussian(*q, seed=s) for s in range(5)]
     monkeypatch.setattr(pfr, "_CHUNK_ELEMENTS", 50)
     for s, r in enumerate(results):
-        again = rec.simulate_gaussian(*q, seed=s)
+        again = channel_sim.simulate_gaussian(*q, seed=s)
         assert again.index == r.index and np.array_equal(again.sample, r.sample)
 
 
 def test_stops_early_only_when_exact():
-    narrow = rec.simulate_gaussian(*gaussian_with_kl(8.0, 1, 0.1), seed=3)   # sup q/p finite
+    narrow = channel_sim.simulate_gaussian(*gaussian_with_kl(8.0, 1, 0.1), seed=3)   # sup q/p finite
     assert narrow.exact and narrow.searched < pfr.candidate_budget(narrow.kl_bits, pfr.DEFAULT_MARGIN_BITS)
-    wide = rec.simulate_gaussian(0.5, 2.0, 0.0, 1.0, seed=3)           # q/p unbounded
+    wide = channel_sim.simulate_gaussian(0.5, 2.0, 0.0, 1.0, seed=3)           # q/p unbounded
     assert not wide.exact and wide.searched == pfr.candidate_budget(wide.kl_bits, pfr.DEFAULT_MARGIN_BITS)
-    assert rec.decode_gaussian(2 ** 63, [0.0, 1.0], [1.0, 2.0], seed=1).shape == (2,)   # O(dim) at any index
+    assert channel_sim.decode_gaussian(2 ** 63, [0.0, 1.0], [1.0, 2.0], seed=1).shape == (2,)   # O(dim) at any index
 
 
 def test_samples_follow_q():
     """P = N(0, 1), Q = N(1, 0.25^2): over 2000 seeds the sent samples pass a KS test against Q,
     while samples of P (candidate 0 of each seed) fail it."""
     seeds = range(2000)
-    samples = np.array([rec.encode_gaussian(1.0, 0.25, 0.0, 1.0, s)[1][0] for s in seeds])
+    samples = np.array([channel_sim.encode_gaussian(1.0, 0.25, 0.0, 1.0, s)[1][0] for s in seeds])
     assert stats.kstest(samples, "norm", args=(1.0, 0.25)).pvalue > 1e-3
-    from_p = np.array([rec.decode_gaussian(0, 0.0, 1.0, s)[0] for s in seeds])
+    from_p = np.array([channel_sim.decode_gaussian(0, 0.0, 1.0, s)[0] for s in seeds])
     assert stats.kstest(from_p, "norm", args=(0.0, 1.0)).pvalue > 1e-3
     assert stats.kstest(from_p, "norm", args=(1.0, 0.25)).pvalue < 1e-6
 
@@ -151,7 +152,7 @@ def test_samples_follow_q():
 def test_samples_follow_q_in_several_dimensions():
     """A 3-D block with a truncated (non-exact) search: each coordinate still matches Q."""
     q = gaussian_with_kl(5.0, 3, 0.7)
-    samples = np.array([rec.encode_gaussian(*q, seed=s)[1] for s in range(600)])
+    samples = np.array([channel_sim.encode_gaussian(*q, seed=s)[1] for s in range(600)])
     for j in range(3):
         assert stats.kstest(samples[:, j], "norm", args=(q[0][j], q[1][j])).pvalue > 1e-3
 
@@ -160,8 +161,8 @@ def test_samples_follow_q_in_several_dimensions():
                                                  (8.0, 1, 0.1, 300)])
 def test_index_code_length_is_near_the_kl(kl_bits, dim, ratio, n):
     q = gaussian_with_kl(kl_bits, dim, ratio)
-    indices = [rec.encode_gaussian(*q, seed=s)[0] for s in range(n)]
-    bits = np.array([rec.index_codelength_bits(i, kl_bits) for i in indices])
+    indices = [channel_sim.encode_gaussian(*q, seed=s)[0] for s in range(n)]
+    bits = np.array([channel_sim.index_codelength_bits(i, kl_bits) for i in indices])
     # the documented bound, and the sharper one it comes from: E[log2 K] <= KL + 1.53 (Li &
     # El Gamal) plus log2(B + 1) for the bucket, B = ceil(KL + margin)
     assert bits.mean() <= kl_bits + math.log2(kl_bits + 1) + rec_index.BOUND_CONSTANT_BITS
@@ -169,25 +170,25 @@ def test_index_code_length_is_near_the_kl(kl_bits, dim, ratio, n):
     assert log2_k.mean() <= kl_bits + 1.53
     assert bits.mean() <= log2_k.mean() + math.log2(rec_index.max_bucket(kl_bits) + 1) + 0.01
     assert bits.mean() >= kl_bits - 3          # a sample of Q cannot come much cheaper here
-    data = rec.encode_indices(indices, kl_bits)
-    assert rec.decode_indices(data, len(indices), kl_bits) == indices
+    data = channel_sim.encode_indices(indices, kl_bits)
+    assert channel_sim.decode_indices(data, len(indices), kl_bits) == indices
     assert abs(len(data) * 8 - bits.sum()) <= 0.01 * bits.sum() + 40   # what constriction spends
 
 
 def test_index_code_roundtrips_any_uint64():
     indices = [0, 1, 2, 3, 4, 7, 8, 1000, 2 ** 16 - 1, 2 ** 16, 2 ** 17 + 5, 2 ** 33 + 1, 2 ** 63, 2 ** 64 - 1]
     kls = [0.0, 1.5, 16.0, 16.0, 3.0, 2.0, 40.0, 0.5, 9.0, 17.0, 12.0, 30.0, 64.0, 7.0]
-    data = rec.encode_indices(indices, kls)
-    assert rec.decode_indices(data, len(indices), kls) == indices
-    assert rec.index_codelength_bits(0, 0.0, margin_bits=0.0) < 1e-3    # one bucket: index 0 is free
+    data = channel_sim.encode_indices(indices, kls)
+    assert channel_sim.decode_indices(data, len(indices), kls) == indices
+    assert channel_sim.index_codelength_bits(0, 0.0, margin_bits=0.0) < 1e-3    # one bucket: index 0 is free
     # beyond the budget's largest bucket: the escape costs ~24 bits, never fails
-    assert rec.index_codelength_bits(2 ** 30, 4.0) > 24 + 29
+    assert channel_sim.index_codelength_bits(2 ** 30, 4.0) > 24 + 29
 
 
 # ---------------------------------------------------------------- blocks and KL
 def test_kl_matches_the_closed_form_and_a_monte_carlo_estimate():
-    assert rec.kl_gaussian_bits([0.3], [1.7], [0.3], [1.7]) == 0.0
-    kl = rec.kl_gaussian_bits([1.0, -2.0], [0.25, 3.0], [0.0, 0.0], [1.0, 2.0])
+    assert channel_sim.kl_gaussian_bits([0.3], [1.7], [0.3], [1.7]) == 0.0
+    kl = channel_sim.kl_gaussian_bits([1.0, -2.0], [0.25, 3.0], [0.0, 0.0], [1.0, 2.0])
     rng = np.random.default_rng(0)
     x = rng.normal([1.0, -2.0], [0.25, 3.0], size=(200000, 2))
     mc = np.mean(np.sum(stats.norm.logpdf(x, [1.0, -2.0], [0.25, 3.0]) - stats.norm.logpdf(x, 0.0, [1.0, 2.0]), axis=1))
@@ -201,8 +202,8 @@ def test_split_blocks_bounds_kl_and_covers_every_index_once():
     sigma_q = sigma_p * rng.uniform(0.4, 1.0, n)
     mu_q = sigma_p * rng.normal(0, 1.0, n)
     mu_q[[17, 18, 400]] = 40 * sigma_p[[17, 18, 400]]      # three dims far over any budget
-    kl = rec.kl_gaussian_bits_per_dim(mu_q, sigma_q, mu_p, sigma_p)
-    blocks = rec.split_blocks(mu_q, sigma_q, mu_p, sigma_p, kl_bits_per_block=16)
+    kl = channel_sim.kl_gaussian_bits_per_dim(mu_q, sigma_q, mu_p, sigma_p)
+    blocks = channel_sim.split_blocks(mu_q, sigma_q, mu_p, sigma_p, kl_bits_per_block=16)
     assert np.array_equal(np.concatenate(blocks), np.arange(n))
     for i, block in enumerate(blocks):
         assert block.size >= 1 and np.all(np.diff(block) == 1)
@@ -212,15 +213,15 @@ def test_split_blocks_bounds_kl_and_covers_every_index_once():
             assert kl[block].sum() + kl[blocks[i + 1][0]] > 16
     assert sum(b.size == 1 and kl[b[0]] > 16 for b in blocks) == 3
     assert 0.7 * 16 < np.median([kl[b].sum() for b in blocks]) <= 16
-    assert len(rec.split_blocks([0.0], [1.0], [0.0], [1.0])) == 1
+    assert len(channel_sim.split_blocks([0.0], [1.0], [0.0], [1.0])) == 1
 
 
 # ---------------------------------------------------------------- universal quantization
 def test_uq_error_is_uniform_and_independent_of_x():
     step = 0.3
     x = np.random.default_rng(1).normal(0, 3, 20000)
-    k = rec.uq_encode(x, step, seed=11)
-    y = rec.uq_decode(k, step, seed=11)
+    k = channel_sim.uq_encode(x, step, seed=11)
+    y = channel_sim.uq_decode(k, step, seed=11)
     err = y - x
     assert np.all(err >= -step / 2 - 1e-12) and np.all(err < step / 2 + 1e-12)
     assert stats.kstest(err / step, "uniform", args=(-0.5, 1.0)).pvalue > 1e-3
@@ -228,7 +229,7 @@ def test_uq_error_is_uniform_and_independent_of_x():
     frac = x / step - np.floor(x / step)
     assert abs(stats.spearmanr(frac, err).statistic) < 0.05
     # a constant x: the error is still uniform (plain rounding would give a constant error)
-    const = rec.uq_decode(rec.uq_encode(np.full(5000, 0.123), step, seed=4), step, seed=4) - 0.123
+    const = channel_sim.uq_decode(channel_sim.uq_encode(np.full(5000, 0.123), step, seed=4), step, seed=4) - 0.123
     assert stats.kstest(const / step, "uniform", args=(-0.5, 1.0)).pvalue > 1e-3
     assert stats.kstest(np.round(np.full(5000, 0.123) / step) * step - 0.123, "uniform",
                         args=(-step / 2, step)).pvalue < 1e-6     # negative control
@@ -236,42 +237,42 @@ def test_uq_error_is_uniform_and_independent_of_x():
 
 def test_uq_decode_needs_the_same_seed():
     x = np.random.default_rng(2).normal(0, 1, (4, 5))
-    k = rec.uq_encode(x, 0.1, seed=3)
-    assert np.array_equal(rec.uq_decode(k, 0.1, seed=3), rec.uq_decode(k.copy(), 0.1, seed=3))
-    assert np.max(np.abs(rec.uq_decode(k, 0.1, seed=3) - x)) <= 0.05 + 1e-12
-    assert not np.array_equal(rec.dither((4, 5), 3), rec.dither((4, 5), 4))
-    d = rec.dither(100000, 9)
-    assert d.min() >= -0.5 and d.max() < 0.5 and np.array_equal(d[:20], rec.dither(20, 9))
+    k = channel_sim.uq_encode(x, 0.1, seed=3)
+    assert np.array_equal(channel_sim.uq_decode(k, 0.1, seed=3), channel_sim.uq_decode(k.copy(), 0.1, seed=3))
+    assert np.max(np.abs(channel_sim.uq_decode(k, 0.1, seed=3) - x)) <= 0.05 + 1e-12
+    assert not np.array_equal(channel_sim.dither((4, 5), 3), channel_sim.dither((4, 5), 4))
+    d = channel_sim.dither(100000, 9)
+    assert d.min() >= -0.5 and d.max() < 0.5 and np.array_equal(d[:20], channel_sim.dither(20, 9))
 
 
 # ---------------------------------------------------------------- argument checks
 @pytest.mark.parametrize("call,match", [
-    (lambda: rec.encode_gaussian([0.0], [-1.0], [0.0], [1.0], 0), "sigma_q must be positive"),
-    (lambda: rec.encode_gaussian([0.0], [1.0], [0.0], [0.0], 0), "sigma_p must be positive"),
-    (lambda: rec.encode_gaussian([0.0, 1.0], [1.0], [0.0], [1.0], 0), "mismatched lengths"),
-    (lambda: rec.encode_gaussian([np.nan], [1.0], [0.0], [1.0], 0), "mu_q contains non-finite"),
-    (lambda: rec.encode_gaussian([0.0], [1.0], [0.0], [np.inf], 0), "sigma_p contains non-finite"),
-    (lambda: rec.encode_gaussian([[0.0]], [[1.0]], [[0.0]], [[1.0]], 0), "must be a 1-D array"),
-    (lambda: rec.encode_gaussian([], [], [], [], 0), "empty block"),
-    (lambda: rec.encode_gaussian([0.0], [1.0], [0.0], [1.0], -1), "seed must be in"),
-    (lambda: rec.encode_gaussian([0.0], [1.0], [0.0], [1.0], 2 ** 64), "seed must be in"),
-    (lambda: rec.encode_gaussian([0.0], [1.0], [0.0], [1.0], 1.5), "seed must be an integer"),
-    (lambda: rec.encode_gaussian([0.0], [1.0], [0.0], [1.0], 0, margin_bits=-1), "margin_bits"),
-    (lambda: rec.encode_gaussian([30.0], [0.01], [0.0], [1.0], 0), "split it"),
-    (lambda: rec.decode_gaussian(-1, [0.0], [1.0], 0), "index must be in"),
-    (lambda: rec.decode_gaussian(0, [0.0], [-2.0], 0), "sigma_p must be positive"),
-    (lambda: rec.decode_gaussian(0, [0.0, 1.0], [1.0], 0), "mismatched lengths"),
-    (lambda: rec.split_blocks([0.0], [1.0], [0.0], [1.0], kl_bits_per_block=0), "kl_bits_per_block"),
-    (lambda: rec.split_blocks([0.0], [1.0], [0.0], [1.0], kl_bits_per_block=np.nan), "kl_bits_per_block"),
-    (lambda: rec.kl_gaussian_bits([0.0], [1.0], [0.0, 0.0], [1.0, 1.0]), "mismatched lengths"),
-    (lambda: rec.index_codelength_bits(-3, 8.0), "index must be in"),
-    (lambda: rec.encode_indices([1, 2], [8.0]), "mismatched lengths"),
-    (lambda: rec.encode_indices([1], -2.0), "kl_bits"),
-    (lambda: rec.uq_encode([1.0, np.inf], 0.5, 0), "x contains non-finite"),
-    (lambda: rec.uq_encode([1.0], 0.0, 0), "step must be a positive"),
-    (lambda: rec.uq_encode([1e300], 1e-300, 0), "too large"),
-    (lambda: rec.uq_decode(np.array([0.5]), 0.5, 0), "integer array"),
-    (lambda: rec.dither((2, -1), 0), "non-negative"),
+    (lambda: channel_sim.encode_gaussian([0.0], [-1.0], [0.0], [1.0], 0), "sigma_q must be positive"),
+    (lambda: channel_sim.encode_gaussian([0.0], [1.0], [0.0], [0.0], 0), "sigma_p must be positive"),
+    (lambda: channel_sim.encode_gaussian([0.0, 1.0], [1.0], [0.0], [1.0], 0), "mismatched lengths"),
+    (lambda: channel_sim.encode_gaussian([np.nan], [1.0], [0.0], [1.0], 0), "mu_q contains non-finite"),
+    (lambda: channel_sim.encode_gaussian([0.0], [1.0], [0.0], [np.inf], 0), "sigma_p contains non-finite"),
+    (lambda: channel_sim.encode_gaussian([[0.0]], [[1.0]], [[0.0]], [[1.0]], 0), "must be a 1-D array"),
+    (lambda: channel_sim.encode_gaussian([], [], [], [], 0), "empty block"),
+    (lambda: channel_sim.encode_gaussian([0.0], [1.0], [0.0], [1.0], -1), "seed must be in"),
+    (lambda: channel_sim.encode_gaussian([0.0], [1.0], [0.0], [1.0], 2 ** 64), "seed must be in"),
+    (lambda: channel_sim.encode_gaussian([0.0], [1.0], [0.0], [1.0], 1.5), "seed must be an integer"),
+    (lambda: channel_sim.encode_gaussian([0.0], [1.0], [0.0], [1.0], 0, margin_bits=-1), "margin_bits"),
+    (lambda: channel_sim.encode_gaussian([30.0], [0.01], [0.0], [1.0], 0), "split it"),
+    (lambda: channel_sim.decode_gaussian(-1, [0.0], [1.0], 0), "index must be in"),
+    (lambda: channel_sim.decode_gaussian(0, [0.0], [-2.0], 0), "sigma_p must be positive"),
+    (lambda: channel_sim.decode_gaussian(0, [0.0, 1.0], [1.0], 0), "mismatched lengths"),
+    (lambda: channel_sim.split_blocks([0.0], [1.0], [0.0], [1.0], kl_bits_per_block=0), "kl_bits_per_block"),
+    (lambda: channel_sim.split_blocks([0.0], [1.0], [0.0], [1.0], kl_bits_per_block=np.nan), "kl_bits_per_block"),
+    (lambda: channel_sim.kl_gaussian_bits([0.0], [1.0], [0.0, 0.0], [1.0, 1.0]), "mismatched lengths"),
+    (lambda: channel_sim.index_codelength_bits(-3, 8.0), "index must be in"),
+    (lambda: channel_sim.encode_indices([1, 2], [8.0]), "mismatched lengths"),
+    (lambda: channel_sim.encode_indices([1], -2.0), "kl_bits"),
+    (lambda: channel_sim.uq_encode([1.0, np.inf], 0.5, 0), "x contains non-finite"),
+    (lambda: channel_sim.uq_encode([1.0], 0.0, 0), "step must be a positive"),
+    (lambda: channel_sim.uq_encode([1e300], 1e-300, 0), "too large"),
+    (lambda: channel_sim.uq_decode(np.array([0.5]), 0.5, 0), "integer array"),
+    (lambda: channel_sim.dither((2, -1), 0), "non-negative"),
 ])
 def test_bad_arguments_raise_clear_value_errors(call, match):
     with pytest.raises(ValueError, match=match):

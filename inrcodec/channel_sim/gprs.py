@@ -91,7 +91,7 @@ import numpy as np
 from scipy import special
 from scipy.interpolate import CubicHermiteSpline
 
-from . import prng
+from .. import prng
 from .gaussians import check_gaussians, kl_gaussian_bits, positive_finite
 from .pfr import candidate_chunks, decode_gaussian
 

@@ -1,0 +1,131 @@
+"""The options every encoder takes, their defaults and their ranges, checked in one place.
+
+The image, video and rec encoders, `encode-batch` and the command line all build one
+EncodeOptions; its checks are the only ones. Numbers arrive as Python or numpy scalars (an
+np.float32 lambda from a sweep, np.int64 iterations) and are stored as plain ints and floats.
+Importable without torch: the command line's help text is built from these constants.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, fields, replace
+
+from .arch import DEFAULT_PRESET, PRESET_CHOICES
+from .errors import InrcodecError
+
+DEFAULT_LMBDA = 1e-3
+LMBDA_MAX = 1e3                    # exclusive: MSE + lambda * bpp with lambda this large is all rate
+DEFAULT_ITERATIONS = {"cpu": 2000, "cuda": 10000}
+MAX_ITERATIONS = 10_000_000
+MAX_TIME_BUDGET = 7 * 86400        # seconds
+SEED_MAX = (1 << 64) - 1           # what torch.manual_seed and the rec format take
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def plain_int(value):
+    """An int for any integral number (numpy integers included); anything else unchanged, so the
+    range check that follows reports it."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def plain_float(value):
+    """A float for any real number (numpy scalars included); anything else unchanged."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_lmbda(value) -> float:
+    value = plain_float(value)
+    if not (isinstance(value, float) and math.isfinite(value) and 0 < value < LMBDA_MAX):
+        raise InrcodecError(f"lmbda must be a number in (0, {LMBDA_MAX:g}), got {value!r}")
+    return value
+
+
+def check_iterations(value, minimum: int = 0) -> int:
+    value = plain_int(value)
+    if not (_is_int(value) and minimum <= value <= MAX_ITERATIONS):
+        raise InrcodecError(f"iterations must be an integer in {minimum}..{MAX_ITERATIONS}, "
+                            f"got {value!r}")
+    return value
+
+
+def check_time_budget(value) -> float:
+    value = plain_float(value)
+    if not (isinstance(value, float) and math.isfinite(value) and 0 < value <= MAX_TIME_BUDGET):
+        raise InrcodecError(f"time budget must be a number of seconds in (0, {MAX_TIME_BUDGET}], "
+                            f"got {value!r}")
+    return value
+
+
+def check_seed(value) -> int:
+    value = plain_int(value)
+    if not (_is_int(value) and 0 <= value <= SEED_MAX):
+        raise InrcodecError(f"seed must be an integer in 0..2^64 - 1, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    """What every mode's encoder takes. None means the default: DEFAULT_LMBDA (the rec mode may
+    take a bpp target instead), and DEFAULT_ITERATIONS for the device unless a time budget is
+    given. Mode-specific options (latent coding, group size, bpp target ...) stay with their
+    encoder."""
+    lmbda: float | None = None
+    iterations: int | None = None
+    time_budget: float | None = None
+    seed: int = 0
+    device: str = "auto"
+    preset: str = DEFAULT_PRESET   # the grid codec's decoder size (arch.PRESET_CHOICES)
+
+    def __post_init__(self):
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
+        if self.lmbda is not None:
+            set_("lmbda", check_lmbda(self.lmbda))
+        if self.iterations is not None:
+            set_("iterations", check_iterations(self.iterations))
+        if self.time_budget is not None:
+            set_("time_budget", check_time_budget(self.time_budget))
+            if self.iterations is not None:
+                raise InrcodecError("give either iterations or a time budget, not both")
+        set_("seed", check_seed(self.seed))
+        if self.device not in DEVICES:
+            raise InrcodecError(f"unknown device {self.device!r} ({', '.join(DEVICES)})")
+        if self.preset not in PRESET_CHOICES:
+            raise InrcodecError(f"unknown preset {self.preset!r} ({', '.join(PRESET_CHOICES)})")
+
+    @property
+    def lmbda_or_default(self) -> float:
+        return DEFAULT_LMBDA if self.lmbda is None else self.lmbda
+
+    def steps(self, device_type: str) -> int | None:
+        """The step count a fit on this device runs: iterations, its default, or None when the
+        fit runs on the time budget."""
+        if self.time_budget is not None:
+            return None
+        return DEFAULT_ITERATIONS[device_type] if self.iterations is None else self.iterations
+
+    def with_(self, **changes) -> "EncodeOptions":
+        return replace(self, **changes)
+
+    @classmethod
+    def build(cls, options: "EncodeOptions | None" = None, **kwargs) -> "EncodeOptions":
+        """`options` with the keyword arguments given (not None) laid over it: what the encoders'
+        keyword interface (lmbda=..., seed=...) turns into."""
+        given = {k: v for k, v in kwargs.items() if v is not None}
+        unknown = sorted(set(given) - OPTION_NAMES)
+        if unknown:
+            raise InrcodecError(f"unknown encode option(s): {', '.join(unknown)}")
+        if options is None:
+            return cls(**given)
+        return replace(options, **given) if given else options
+
+
+OPTION_NAMES = frozenset(f.name for f in fields(EncodeOptions))
