@@ -12,6 +12,7 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass
+from typing import Any, Callable
 
 from .errors import InrcodecError
 
@@ -146,3 +147,24 @@ def unpack_as(data, mode: int, mode_name: str) -> Container:
         raise InrcodecError(f"this .inr file is in {found} mode, not {mode_name}: decode it with "
                             "`inrcodec decode` (Python: inrcodec.decode)")
     return c
+
+
+@dataclass
+class Parsed:
+    """A file of a mode with one fixed set of named sections: its header, its sections."""
+    header: Any
+    sections: dict[str, bytes]
+    header_bytes: int      # container + header: everything but the sections
+    total_bytes: int
+
+
+def parse_sections(data, mode: int, mode_name: str, read_header: Callable[[bytes], Any],
+                   section_names: tuple[str, ...]) -> Parsed:
+    """unpack_as, the mode's header read by read_header(bytes), and exactly len(section_names)
+    sections, named."""
+    c = unpack_as(data, mode, mode_name)
+    header = read_header(c.header)
+    if len(c.sections) != len(section_names):
+        raise InrcodecError("corrupt inrcodec file: wrong number of sections")
+    payload = sum(len(s) for s in c.sections)
+    return Parsed(header, dict(zip(section_names, c.sections)), len(data) - payload, len(data))

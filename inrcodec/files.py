@@ -20,12 +20,18 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
         return False
 
 
-def read_bytes(path: str | os.PathLike) -> bytes:
+def input_file(path: str | os.PathLike) -> Path:
+    """An input path that names a file, or a one-line refusal saying why it does not."""
     p = Path(path)
     if not p.exists():
         raise InrcodecError(f"{path}: no such file")
     if p.is_dir():
         raise InrcodecError(f"{path}: is a directory")
+    return p
+
+
+def read_bytes(path: str | os.PathLike) -> bytes:
+    p = input_file(path)
     try:
         return p.read_bytes()
     except OSError as exc:

@@ -12,7 +12,7 @@ import imageio.v3 as iio
 import numpy as np
 
 from .errors import InrcodecError
-from .files import write_atomic
+from .files import input_file, write_atomic
 
 LOSSLESS_SUFFIXES = {".png", ".ppm", ".pgm", ".pnm", ".bmp", ".tif", ".tiff"}
 MAX_INPUT_BYTES = 1 << 30
@@ -34,11 +34,7 @@ def read_image(path: str | os.PathLike, check_size: SizeCheck | None = None) -> 
 
     check_size(height, width, channels) is called once the size is known from the file's header,
     before the pixels are decoded (the encoder's memory check)."""
-    p = Path(path)
-    if not p.exists():
-        raise InrcodecError(f"{path}: no such file")
-    if p.is_dir():
-        raise InrcodecError(f"{path}: is a directory")
+    p = input_file(path)
     try:
         size = p.stat().st_size
     except OSError as exc:

@@ -225,6 +225,12 @@ def check_decode(description: str, pixels: int, need: int, max_pixels: int | Non
     ensure_memory(need, f"decoding {description}")
 
 
+def check_picture_decode(width: int, height: int, need: int, max_pixels: int | None) -> int:
+    """check_decode for one picture of width x height needing `need` bytes; returns need."""
+    check_decode(f"a {width}x{height} image", width * height, need, max_pixels)
+    return need
+
+
 def cuda_free_memory(device) -> int | None:
     """Free bytes on a CUDA device (None: not a CUDA device, or unknown)."""
     if getattr(device, "type", device) != "cuda":

@@ -1,10 +1,9 @@
 """The coding modes of the .inr container, and the one table every dispatcher reads.
 
 A file's mode byte (bitstream.py) picks its Mode here; `inrcodec.decode`, the command line's
-decode / info / encode and decode-batch ask the Mode, never the byte. Adding a mode is one module
-that subclasses Mode plus one entry in MODES (or `register` at run time); docs/design.md says how.
-
-A Mode's methods import what they need when called, so reading this table loads no decoder.
+decode / info and decode-batch ask the Mode, never the byte. Adding a mode is one module (its
+decoder, or a Mode subclass) plus one entry in MODES (or `register` at run time); docs/design.md
+says how. A Mode's methods import what they need when called, so this table loads no decoder.
 """
 from __future__ import annotations
 
@@ -72,23 +71,79 @@ class Mode:
         return None
 
 
-# mode byte -> "module:attribute" of its Mode; loaded on first use
-MODES: dict[int, str] = {
-    bitstream.MODE_IMAGE: "inrcodec.image.mode:MODE",
-    bitstream.MODE_VIDEO: "inrcodec.video.mode:MODE",
-    bitstream.MODE_REC: "inrcodec.variational.mode:MODE",
+class DecoderModuleMode(Mode):
+    """A Mode backed by a decode module (a module path) that has parse(data),
+    check_size(header, max_pixels), decode_parsed(parsed, max_pixels) and info(parsed) (and
+    decode_groups(parsed, max_pixels) for a clip), whose parsed file has .header (width, height,
+    channels; frames and fps for a clip): how the built-in modes are declared in MODES."""
+
+    def __init__(self, name: str, byte: int, kind: str, decoder: str, encoder: str | None = None):
+        self.name, self.byte, self.kind = name, byte, kind
+        self.decoder, self.encoder_path = decoder, encoder
+
+    def _module(self):
+        return importlib.import_module(self.decoder)
+
+    def parse(self, data: bytes):
+        return self._module().parse(data)
+
+    def geometry(self, parsed) -> Geometry:
+        h = parsed.header
+        return Geometry(h.width, h.height, h.channels, getattr(h, "frames", 1),
+                        getattr(h, "fps", None))
+
+    def check_size(self, parsed, max_pixels: int | None) -> int:
+        return self._module().check_size(parsed.header, max_pixels)
+
+    def decode(self, parsed, max_pixels: int | None) -> np.ndarray:
+        return self._module().decode_parsed(parsed, max_pixels)
+
+    def frames(self, parsed, max_pixels: int | None) -> Iterator[np.ndarray]:
+        if self.kind == "video":
+            return self._module().decode_groups(parsed, max_pixels)
+        return super().frames(parsed, max_pixels)
+
+    def info(self, parsed) -> dict:
+        return self._module().info(parsed)
+
+    def encoder(self):
+        if self.encoder_path is None:
+            return None
+        module, attribute = self.encoder_path.split(":")
+        return getattr(importlib.import_module(module), attribute)
+
+
+def common_info(name: str, parsed, frames: int, section_bytes: dict[str, int]) -> dict:
+    """The keys every mode's info has: for a parsed file with .header (width, height, channels),
+    .total_bytes and .header_bytes."""
+    h = parsed.header
+    return {"format_version": bitstream.FORMAT_VERSION, "mode": name,
+            "width": h.width, "height": h.height, "channels": h.channels,
+            "bytes": parsed.total_bytes,
+            "bpp": 8.0 * parsed.total_bytes / (frames * h.width * h.height),
+            "sections": {"header+container": parsed.header_bytes, **section_bytes}}
+
+
+# The table: mode byte -> Mode. Decoders and encoders load when a method is first called.
+MODES: dict[int, Mode] = {
+    bitstream.MODE_IMAGE: DecoderModuleMode("image", bitstream.MODE_IMAGE, "image",
+                                            "inrcodec.image.decode",
+                                            "inrcodec.image.encoder:encode_with_report"),
+    bitstream.MODE_VIDEO: DecoderModuleMode("video", bitstream.MODE_VIDEO, "video",
+                                            "inrcodec.video.decode",
+                                            "inrcodec.video.encoder:encode_video_with_report"),
+    bitstream.MODE_REC: DecoderModuleMode("rec", bitstream.MODE_REC, "image",
+                                          "inrcodec.variational.decode",
+                                          "inrcodec.variational.encoder:encode_with_report"),
 }
-_loaded: dict[int, Mode] = {}
 
 
 def register(mode: Mode) -> None:
-    """Add (or replace) a mode at run time: the table entry of a mode defined elsewhere."""
-    _loaded[mode.byte] = mode
-    MODES[mode.byte] = f"{type(mode).__module__}:<registered>"
+    """Add (or replace) a mode at run time: a table entry for a mode defined elsewhere."""
+    MODES[mode.byte] = mode
 
 
 def unregister(byte: int) -> None:
-    _loaded.pop(byte, None)
     MODES.pop(byte, None)
 
 
@@ -96,10 +151,7 @@ def by_byte(byte: int) -> Mode:
     if byte not in MODES:
         raise InrcodecError(f"unknown coding mode {byte} (this build reads modes "
                             f"{', '.join(str(b) for b in sorted(MODES))})")
-    if byte not in _loaded:
-        module, attribute = MODES[byte].split(":")
-        _loaded[byte] = getattr(importlib.import_module(module), attribute)
-    return _loaded[byte]
+    return MODES[byte]
 
 
 def by_name(name: str) -> Mode:

@@ -10,7 +10,7 @@ import numpy as np
 from .laplace import WEIGHT_MAX, WEIGHT_SCALES
 
 _MANTISSA = (8, 7, 6, 5)
-N_STEPS = 53                 # step index 0 (= 1.0) ... 52 (= 2^-13 * 5/8)
+N_STEPS = 53                 # step index 0 (= 1.0) ... 52 (= 8 * 2^-16 = 2^-13)
 FRACTION_BITS = 16           # fixed-point activations carry 16 fractional bits; all q <= 16
 
 

@@ -8,7 +8,6 @@ float modules (with weights rebuilt from their integers).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -20,8 +19,8 @@ from ..entropy.weights import dequantize
 from ..entropy.laplace import LATENT_MAX
 from ..errors import InrcodecError
 from .header import ImageHeader
-from ..limits import (DEFAULT_MAX_PIXELS, check_decode, image_decode_bytes, is_memory_error,
-                     memory_errors_reported, out_of_memory)
+from ..limits import (DEFAULT_MAX_PIXELS, check_picture_decode, image_decode_bytes,
+                      is_memory_error, memory_errors_reported, out_of_memory)
 from ..model.latents import LatentLayout
 from ..model.params import BIAS_GROUP, MODULE_NAMES, build_modules, grouped_parameters
 from ..model.render import render
@@ -41,22 +40,12 @@ MIN_BITS_PER_LATENT = -math.log2(1.0 - 2 * LATENT_MAX * 2.0 ** -_PRECISION_BITS)
 SECTION_SLACK_BITS = 128
 
 
-@dataclass
-class ParsedFile:
-    header: ImageHeader
-    sections: dict[str, bytes]
-    header_bytes: int
-    total_bytes: int
+ParsedFile = bitstream.Parsed      # .header: ImageHeader
 
 
 def parse(data: bytes) -> ParsedFile:
-    c = bitstream.unpack_as(data, bitstream.MODE_IMAGE, "image")
-    header = ImageHeader.from_bytes(c.header)
-    if len(c.sections) != len(SECTION_NAMES):
-        raise InrcodecError("corrupt inrcodec file: wrong number of sections")
-    sections = dict(zip(SECTION_NAMES, c.sections))
-    payload = sum(len(s) for s in c.sections)
-    return ParsedFile(header, sections, len(data) - payload, len(data))
+    return bitstream.parse_sections(data, bitstream.MODE_IMAGE, "image", ImageHeader.from_bytes,
+                                    SECTION_NAMES)
 
 
 def load_networks(header: ImageHeader, sections: dict[str, bytes], arm_inputs: int | None = None,
@@ -151,10 +140,7 @@ def decode_memory(header: ImageHeader) -> int:
 def check_size(header: ImageHeader, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> int:
     """Refuse, before allocating, an image over max_pixels or beyond the memory available;
     returns the memory estimate."""
-    need = decode_memory(header)
-    check_decode(f"a {header.width}x{header.height} image", header.width * header.height, need,
-                 max_pixels)
-    return need
+    return check_picture_decode(header.width, header.height, decode_memory(header), max_pixels)
 
 
 @torch.no_grad()
@@ -175,3 +161,16 @@ def decode_parsed(parsed: ParsedFile, max_pixels: int | None = DEFAULT_MAX_PIXEL
         image = render(layout, modules["upsampling"], modules["synthesis"], torch.from_numpy(values),
                        compiled=engine.compiled_loaded())
         return to_uint8(image)
+
+
+def info(parsed: ParsedFile) -> dict:
+    """What `inrcodec info --json` prints for an image file."""
+    from ..complexity import macs_per_pixel
+    from ..modes import common_info
+    h = parsed.header
+    return {**common_info("image", parsed, 1, {k: len(v) for k, v in parsed.sections.items()}),
+            "preset": h.preset or "custom",
+            "latent_coding": h.latent_coding,
+            "architecture": h.arch.describe(),
+            "quantization_steps": {f"{m}.{g}": s for (m, g), (s, _) in h.quant.items()},
+            "macs_per_pixel": macs_per_pixel(h.arch, h.height, h.width, h.channels)["total"]}

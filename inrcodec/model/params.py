@@ -41,15 +41,33 @@ def grouped_parameters(module: nn.Module) -> dict[str, list[tuple[str, nn.Parame
     return groups
 
 
+def coded_groups(arch: Architecture) -> dict[str, list[tuple[str, list[str]]]]:
+    """The format's table of coded weight groups (docs/format.md): for each module, in
+    MODULE_NAMES order, its groups in coding order as (group name, [tensor names]). Each weight
+    tensor is a group of its own; the module's biases follow as one group, "bias". Written out
+    from the architecture, not read off the modules: tests/test_format.py checks that the
+    modules' parameters (grouped_parameters) are exactly these, in this order."""
+    arm = len(arch.arm_hidden) + 1
+    pointwise = len(arch.synthesis_hidden) + 1
+    residual = arch.synthesis_residual
+    return {
+        "arm": [*((f"layers.{k}.weight", [f"layers.{k}.weight"]) for k in range(arm)),
+                (BIAS_GROUP, [f"layers.{k}.bias" for k in range(arm)])],
+        "upsampling": [("half_kernel", ["half_kernel"]), (BIAS_GROUP, [])],
+        "synthesis": [*((f"pointwise.{k}.weight", [f"pointwise.{k}.weight"]) for k in range(pointwise)),
+                      *((f"residual.{k}.weight", [f"residual.{k}.weight"]) for k in range(residual)),
+                      (BIAS_GROUP, [*(f"pointwise.{k}.bias" for k in range(pointwise)),
+                                    *(f"residual.{k}.bias" for k in range(residual))])],
+    }
+
+
 def group_names(arch: Architecture) -> dict[str, list[str]]:
-    """Every module's coded groups, in coding order: what a header stores steps for. Names do not
-    depend on the channel count or the ARM's input size, so the architecture alone decides."""
+    """Every module's coded groups, in coding order: what a header stores steps for (the
+    format's table, coded_groups)."""
     return {m: list(names) for m, names in _group_names(arch)}
 
 
 @lru_cache(maxsize=64)
 def _group_names(arch: Architecture) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    # cached: a video header reads one set of steps per group of frames, and building the modules
-    # for each would let a hostile header with many groups take minutes to reject
-    modules = build_modules(arch, 3)
-    return tuple((m, tuple(grouped_parameters(modules[m]))) for m in MODULE_NAMES)
+    # cached: a video header reads one set of steps per group of frames (up to 2^18 groups)
+    return tuple((m, tuple(g for g, _ in groups)) for m, groups in coded_groups(arch).items())

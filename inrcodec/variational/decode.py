@@ -6,15 +6,14 @@ Imports nothing from fit.py: the decoder regenerates each block's sample from th
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from .. import bitstream
 from ..errors import InrcodecError
-from ..limits import (DEFAULT_MAX_PIXELS, check_decode, is_memory_error, memory_errors_reported,
-                      out_of_memory)
+from ..limits import (DEFAULT_MAX_PIXELS, check_picture_decode, is_memory_error,
+                      memory_errors_reported, out_of_memory)
 from . import model
 from .codec import RecHeader, weights_from_indices
 from .estimates import rec_decode_bytes
@@ -22,12 +21,7 @@ from .estimates import rec_decode_bytes
 SECTION_NAMES = ("indices",)
 
 
-@dataclass
-class ParsedRec:
-    header: RecHeader
-    sections: dict[str, bytes]
-    header_bytes: int
-    total_bytes: int
+ParsedRec = bitstream.Parsed       # .header: RecHeader
 
 
 def is_rec_data(data) -> bool:
@@ -36,13 +30,8 @@ def is_rec_data(data) -> bool:
 
 
 def parse(data: bytes) -> ParsedRec:
-    c = bitstream.unpack_as(data, bitstream.MODE_REC, "rec")
-    header = RecHeader.from_bytes(c.header)
-    if len(c.sections) != len(SECTION_NAMES):
-        raise InrcodecError("corrupt inrcodec file: wrong number of sections")
-    sections = dict(zip(SECTION_NAMES, c.sections))
-    payload = sum(len(s) for s in c.sections)
-    return ParsedRec(header, sections, len(data) - payload, len(data))
+    return bitstream.parse_sections(data, bitstream.MODE_REC, "rec", RecHeader.from_bytes,
+                                    SECTION_NAMES)
 
 
 # Every index starts with its bucket (channel_sim/index.py), uniform over 0..B with B = ceil(kl + margin)
@@ -107,10 +96,7 @@ def render_weights(header: RecHeader, weights: np.ndarray) -> np.ndarray:
 def check_size(header: RecHeader, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> int:
     """Refuse, before allocating, an image over max_pixels or beyond the memory available;
     returns the memory estimate."""
-    need = decode_memory(header)
-    check_decode(f"a {header.width}x{header.height} image", header.width * header.height, need,
-                 max_pixels)
-    return need
+    return check_picture_decode(header.width, header.height, decode_memory(header), max_pixels)
 
 
 def decode(data: bytes, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -124,3 +110,16 @@ def decode_parsed(parsed: ParsedRec, max_pixels: int | None = DEFAULT_MAX_PIXELS
     need = check_size(h, max_pixels)
     with memory_errors_reported(f"decoding a {h.width}x{h.height} image", need):
         return render_weights(h, decode_weights(parsed))
+
+
+def info(parsed: ParsedRec) -> dict:
+    """What `inrcodec info --json` prints for a rec-mode file."""
+    from ..modes import common_info
+    h = parsed.header
+    return {**common_info("rec", parsed, 1, {k: len(v) for k, v in parsed.sections.items()}),
+            "architecture": h.arch.describe(),
+            "weights": h.n_weights,
+            "blocks": h.n_blocks,
+            "kl_bits_per_block": h.kl_bits,
+            "seed": h.seed,
+            "macs_per_pixel": model.macs_per_pixel(h.arch, h.channels)}

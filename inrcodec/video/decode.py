@@ -121,3 +121,24 @@ def decode_parsed(parsed: ParsedVideo, max_pixels: int | None = DEFAULT_MAX_PIXE
     ensure_memory(h.frames * h.height * h.width * h.channels,
                   f"holding {h.frames} decoded frames of {h.width}x{h.height}")
     return np.concatenate(list(decode_groups(parsed, max_pixels)))
+
+
+def info(parsed: ParsedVideo) -> dict:
+    """What `inrcodec info --json` prints for a video file."""
+    from ..complexity import macs_per_pixel
+    from ..modes import common_info
+    h = parsed.header
+    fps = h.fps
+    sections = {k: sum(len(g[k]) for g in parsed.groups) for k in SECTION_NAMES}
+    return {**common_info("video", parsed, h.frames, sections),
+            "frames": h.frames,
+            "fps": float(fps), "fps_fraction": f"{fps.numerator}/{fps.denominator}",
+            "duration_seconds": float(h.frames / fps),
+            "group_size": h.group_size, "groups": h.n_groups,
+            "temporal_context": h.temporal_context,
+            "preset": h.preset or "custom",
+            "architecture": h.arch.describe(),
+            "kbps": 8.0 * parsed.total_bytes * float(fps) / h.frames / 1000.0,
+            "group_bytes": [sum(len(s) for s in g.values()) for g in parsed.groups],
+            "macs_per_pixel": macs_per_pixel(h.arch, h.height, h.width, h.channels,
+                                             h.arch.arm_context + h.temporal_context)["total"]}
