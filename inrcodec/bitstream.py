@@ -26,6 +26,8 @@ MODE_VIDEO = 1          # a clip: one header, then a set of sections per group o
 MODE_REC = 2            # variational: weights sent by relative-entropy coding (inrcodec/variational)
 MODE_NAMES = {MODE_IMAGE: "image", MODE_VIDEO: "video", MODE_REC: "rec"}   # for messages
 MAX_SECTIONS = 1 << 20  # a bound on what a container may list (each mode checks its exact count)
+MAX_HEADER_BYTES = 1 << 26   # a video's header holds steps per group: ~20 bytes x 2^20 groups at most
+MAX_FILE_BYTES = 1 << 40     # what a reader accepts a container to claim (memory is checked too)
 
 # Pictures the format holds, in every mode: sides up to 32768 pixels, 2^27 pixels (~134 Mpx) in
 # all; anything larger is refused from the header, before allocating.
@@ -125,6 +127,50 @@ def unpack(data: bytes) -> Container:
     if not r.at_end():
         raise InrcodecError("corrupt inrcodec file: trailing bytes")
     return Container(version, mode, header, sections)
+
+
+class _Short(Exception):
+    """The bytes end before the length fields do."""
+
+
+def container_length(prefix: bytes) -> int | None:
+    """The total length of the .inr file that starts with `prefix`, from the container's own
+    length fields (so a reader knows where the file ends before reading it all), or None when
+    `prefix` ends before those fields do. Bad magic bytes or version are errors at once."""
+    n = len(MAGIC)
+    if prefix[:n] != MAGIC[:len(prefix)]:
+        raise InrcodecError("not an inrcodec file (bad magic bytes)")
+    if len(prefix) > n and prefix[n] != FORMAT_VERSION:
+        raise InrcodecError(f"unsupported format version {prefix[n]} (this build reads {FORMAT_VERSION})")
+    pos = n + 2
+
+    def varint() -> int:
+        nonlocal pos
+        value, shift = 0, 0
+        while True:
+            if pos >= len(prefix):
+                raise _Short
+            byte = prefix[pos]
+            pos += 1
+            value |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return value
+            shift += 7
+            if shift > 63:
+                raise InrcodecError("corrupt inrcodec file: oversized integer")
+
+    try:
+        header = varint()
+        if header > MAX_HEADER_BYTES:
+            raise InrcodecError("corrupt inrcodec file: oversized header")
+        pos += header
+        count = varint()
+        if count > MAX_SECTIONS:
+            raise InrcodecError("corrupt inrcodec file: too many sections")
+        total = sum(varint() for _ in range(count))
+    except _Short:
+        return None
+    return pos + total + 4
 
 
 def peek_mode(data) -> int | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from .arch import Architecture
 from .model.latents import grid_sizes
 
-DEFAULT_PROFILE_SIZE = (512, 768)   # Kodak
+DEFAULT_PROFILE_SIZE = (768, 512)   # width x height: Kodak
 
 
 def macs(arch: Architecture, height: int, width: int, channels: int = 3,

@@ -2,6 +2,7 @@
 and writing decoded pictures as lossless files. Byte-level file handling is in files.py."""
 from __future__ import annotations
 
+import io
 import os
 import re
 import warnings
@@ -12,7 +13,7 @@ import imageio.v3 as iio
 import numpy as np
 
 from .errors import InrcodecError
-from .files import input_file, write_atomic
+from .files import open_input, read_stream, write_atomic
 
 LOSSLESS_SUFFIXES = {".png", ".ppm", ".pgm", ".pnm", ".bmp", ".tif", ".tiff"}
 MAX_INPUT_BYTES = 1 << 30
@@ -22,46 +23,47 @@ SizeCheck = Callable[[int, int, int], None]    # (height, width, channels) -> No
 
 
 def read_image(path: str | os.PathLike, check_size: SizeCheck | None = None) -> np.ndarray:
-    """Any still image Pillow (or imageio) reads -> uint8 [H, W, 1|3], as a viewer shows it.
+    """Any still image Pillow reads -> uint8 [H, W, 1|3], as a viewer shows it.
 
     - 8-bit grey and RGB are read as they are; 1-bit becomes 0/255 grey; palette images become
       RGB (or grey when the palette is grey).
     - An alpha channel (RGBA, grey + alpha, or a palette with a transparent entry) is dropped if
       every pixel is opaque, otherwise refused.
     - EXIF orientation is applied (a portrait phone photo stays portrait).
-    - Refused with the reason: more than 8 bits per sample (16-bit PNG/TIFF, float), CMYK and
-      other colour spaces, multi-frame files (animated GIF/PNG/WebP, multi-page TIFF).
+    - Refused with the reason: a file Pillow's strict load refuses (corrupt or truncated: never
+      half a picture), more than 8 bits per sample (16-bit PNG/TIFF, PPM/PGM with maxval over
+      255, float), CMYK and other colour spaces, multi-frame files (animated GIF/PNG/WebP,
+      multi-page TIFF).
+    - A pipe (`-` for stdin, a named pipe) is read up to MAX_INPUT_BYTES; a device or a socket is
+      refused (files.py).
 
     check_size(height, width, channels) is called once the size is known from the file's header,
     before the pixels are decoded (the encoder's memory check)."""
-    p = input_file(path)
-    try:
-        size = p.stat().st_size
-    except OSError as exc:
-        raise InrcodecError(f"{path}: cannot read ({exc.strerror})") from None
-    if size == 0:
-        raise InrcodecError(f"{path}: file is empty")
-    if size > MAX_INPUT_BYTES:
-        raise InrcodecError(f"{path}: file is larger than 1 GiB")
-    try:
-        from PIL import Image
-    except ImportError:     # pragma: no cover - Pillow comes with imageio
-        Image = None
-    if Image is not None:
+    from PIL import Image, UnidentifiedImageError
+
+    stream, size = open_input(path, MAX_INPUT_BYTES, "image")
+    with stream:
+        if size is None:                       # a pipe: its bytes, bounded
+            stream = io.BytesIO(read_stream(stream, path, MAX_INPUT_BYTES, "image"))
+            size = len(stream.getvalue())
+        if size == 0:
+            raise InrcodecError(f"{path}: file is empty")
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                im = Image.open(p)
+                im = Image.open(stream)
+        except UnidentifiedImageError:
+            raise InrcodecError(f"{path}: cannot read as an image (not a format this build "
+                                "reads)") from None
         except OSError as exc:
-            if isinstance(exc, FileNotFoundError) or getattr(exc, "errno", None):
+            if getattr(exc, "errno", None):
                 raise InrcodecError(f"{path}: cannot read ({exc.strerror or exc})") from None
-            im = None    # not a format Pillow knows: imageio's other plugins may
+            raise InrcodecError(f"{path}: cannot read as an image ({_reason(exc)})") from None
         except Exception as exc:  # Pillow raises many types for bad files
             raise InrcodecError(f"{path}: cannot read as an image ({_reason(exc)})") from None
-        if im is not None:
-            with im:
-                return _from_pillow(im, path, check_size)
-    return _from_imageio(p, path, check_size)
+        with im, warnings.catch_warnings():
+            warnings.simplefilter("ignore")        # Pillow's notes on damaged metadata
+            return _from_pillow(im, path, check_size)
 
 
 def _reason(exc: BaseException) -> str:
@@ -77,6 +79,13 @@ _RGB_MODES = ("RGB", "RGBA", "RGBa", "RGBX")
 def _sample_bits(im) -> int:
     """Bits per sample the file stores, as far as Pillow tells: a 16-bit RGB(A) PNG or TIFF opens
     in an 8-bit mode (Pillow keeps the top byte), recognisable only by its raw mode."""
+    if im.format == "PPM":                 # maxval decides: 1000 -> 10 bits, 65535 -> 16
+        for tile in getattr(im, "tile", None) or []:
+            args = tile[3] if len(tile) > 3 else None
+            if isinstance(args, tuple) and len(args) > 1 and isinstance(args[1], int):
+                return max(8, int(args[1]).bit_length())
+            if args == "I;16B":
+                return 16
     if im.mode.startswith("I;16") or im.mode in ("I", "F"):
         return 16 if im.mode.startswith("I;16") else 32
     bits = 8
@@ -90,9 +99,26 @@ def _sample_bits(im) -> int:
     return bits
 
 
+def _orientation(im, loaded: bool) -> int:
+    """The EXIF orientation (1: as stored). Before the pixels are loaded only where reading it
+    loads nothing: Pillow reads a PNG's EXIF by loading the picture and swallowing its errors,
+    so that waits for the strict load."""
+    if not loaded and im.format == "PNG" and "exif" not in im.info:
+        return 1
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return int(im.getexif().get(0x0112, 1) or 1)
+    except Exception:           # a broken EXIF block is not worth refusing the picture for
+        return 1
+
+
 def _from_pillow(im, path, check_size: SizeCheck | None) -> np.ndarray:
-    from PIL import Image, ImageOps
-    frames = getattr(im, "n_frames", 1)
+    from PIL import Image, ImageFile, ImageOps
+    try:
+        frames = getattr(im, "n_frames", 1)      # walks the frame chain: a broken one is a broken file
+    except Exception as exc:
+        raise InrcodecError(f"{path}: cannot read as an image ({_reason(exc)})") from None
     if frames > 1:
         raise InrcodecError(f"{path}: has {frames} frames (animated or multi-page); only still "
                             "images are encoded (a video goes in as a video file or a directory of frames)")
@@ -108,27 +134,24 @@ def _from_pillow(im, path, check_size: SizeCheck | None) -> np.ndarray:
     width, height = im.size
     if width == 0 or height == 0:
         raise InrcodecError(f"{path}: image has zero size")
-    grey_palette = False
-    if mode in _PALETTE_MODES:
-        palette = im.getpalette() or []
-        rgb = np.asarray(palette[:len(palette) - len(palette) % 3], np.int64).reshape(-1, 3)
-        grey_palette = rgb.size > 0 and bool(np.all(rgb == rgb[:, :1]))
-    channels = 1 if (mode in _GREY_MODES or grey_palette) else 3
-    orientation = 1
-    try:
-        orientation = int(im.getexif().get(0x0112, 1) or 1)
-    except Exception:           # a broken EXIF block is not worth refusing the picture for
-        orientation = 1
-    if orientation in (5, 6, 7, 8):
+    channels = 1 if mode in _GREY_MODES else 3    # a palette's greyness is known after load
+    if _orientation(im, loaded=False) in (5, 6, 7, 8):
         height, width = width, height
     if check_size is not None:
         check_size(height, width, channels)
-    old_limit = Image.MAX_IMAGE_PIXELS
+    old_limit, old_truncated = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             Image.MAX_IMAGE_PIXELS = None      # our own limits apply (check_size, the encoder's)
+            ImageFile.LOAD_TRUNCATED_IMAGES = False      # a damaged file is refused, never half read
             im.load()
+            orientation = _orientation(im, loaded=True)
+            grey_palette = False
+            if mode in _PALETTE_MODES:
+                palette = im.getpalette() or []
+                rgb = np.asarray(palette[:len(palette) - len(palette) % 3], np.int64).reshape(-1, 3)
+                grey_palette = rgb.size > 0 and bool(np.all(rgb == rgb[:, :1]))
             has_alpha = mode in ("RGBA", "RGBa", "LA", "La", "PA") or (
                 mode in _PALETTE_MODES + ("L", "RGB") and "transparency" in im.info)
             if has_alpha:
@@ -147,20 +170,7 @@ def _from_pillow(im, path, check_size: SizeCheck | None) -> np.ndarray:
     except Exception as exc:
         raise InrcodecError(f"{path}: cannot read as an image ({_reason(exc)})") from None
     finally:
-        Image.MAX_IMAGE_PIXELS = old_limit
-    return _finish(image, path)
-
-
-def _from_imageio(p: Path, path, check_size: SizeCheck | None) -> np.ndarray:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            image = iio.imread(p, index=0)
-    except Exception as exc:  # imageio's plugins raise many types for bad files
-        raise InrcodecError(f"{path}: cannot read as an image ({_reason(exc)})") from None
-    image = np.asarray(image)
-    if check_size is not None and image.ndim in (2, 3):
-        check_size(image.shape[0], image.shape[1], 1 if image.ndim == 2 else 3)
+        Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = old_limit, old_truncated
     return _finish(image, path)
 
 

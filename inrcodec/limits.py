@@ -256,13 +256,18 @@ def check_encode(description: str, need: int, device=None) -> None:
 
 
 def is_memory_error(exc: BaseException) -> bool:
-    """numpy's and Python's MemoryError, torch's CPU allocator failure and CUDA out-of-memory."""
+    """numpy's and Python's MemoryError, torch's CPU allocator failure, CUDA out-of-memory, and a
+    library that cannot be mapped into the address space (an ImportError under `ulimit -v`)."""
+    import errno
     if isinstance(exc, MemoryError):
         return True
-    if isinstance(exc, RuntimeError):
+    if isinstance(exc, OSError) and exc.errno == errno.ENOMEM:
+        return True
+    if isinstance(exc, (RuntimeError, ImportError, OSError)):
         text = str(exc).lower()
         return any(k in text for k in ("can't allocate memory", "cannot allocate memory",
-                                       "out of memory", "not enough memory", "bad_alloc"))
+                                       "out of memory", "not enough memory", "bad_alloc",
+                                       "failed to map segment", "failed to allocate"))
     return False
 
 

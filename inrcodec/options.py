@@ -7,7 +7,6 @@ Importable without torch: the command line's help text is built from these const
 """
 from __future__ import annotations
 
-import math
 import numbers
 from dataclasses import dataclass, fields, replace
 
@@ -21,6 +20,49 @@ MAX_ITERATIONS = 10_000_000
 MAX_TIME_BUDGET = 7 * 86400        # seconds
 SEED_MAX = (1 << 64) - 1           # what torch.manual_seed and the rec format take
 DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Range:
+    """An option's range, stated once: the checks, the command line's types and its help all
+    quote `text` (e.g. "(0, 1000)" open at both ends, "(0, 604800]", "0..10000000" integers)."""
+    low: float
+    high: float | None = None          # None: no upper bound
+    low_open: bool = False
+    high_open: bool = False
+    integer: bool = False
+    high_text: str | None = None       # how to write the upper bound (2^64-1)
+
+    @property
+    def text(self) -> str:
+        number = (lambda v: str(int(v))) if self.integer else (lambda v: f"{v:g}")
+        high = self.high_text or (number(self.high) if self.high is not None else None)
+        low = number(self.low)
+        if self.integer:
+            return f"{low}..{high}" if high is not None else f">= {low}"
+        if high is None:
+            return f"> {low}" if self.low_open else f">= {low}"
+        return f"{'(' if self.low_open else '['}{low}, {high}{')' if self.high_open else ']'}"
+
+    def __contains__(self, value) -> bool:
+        if self.integer and not _is_int(value):
+            return False
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
+            return False
+        above = value > self.low if self.low_open else value >= self.low
+        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
+        return above and below
+
+
+LMBDA = Range(0, LMBDA_MAX, low_open=True, high_open=True)
+ITERATIONS = Range(0, MAX_ITERATIONS, integer=True)
+TIME_BUDGET = Range(0, MAX_TIME_BUDGET, low_open=True)
+SEED = Range(0, SEED_MAX, integer=True, high_text="2^64-1")
+# mode-specific options, stated here too so the command line can quote them without loading a mode
+REC_BPP = Range(0, 64, low_open=True)              # rec mode's --bpp target
+VIDEO_GROUP = Range(1, 64, integer=True)           # frames per group (video/layout.py MAX_GROUP)
+VIDEO_FPS = Range(0, 1 << 20, low_open=True, high_text="2^20")   # numerator and denominator too
+MAX_PICTURE_SIDE = 1 << 15                         # bitstream.MAX_SIDE
 
 
 def plain_int(value):
@@ -42,34 +84,30 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def check_lmbda(value) -> float:
-    value = plain_float(value)
-    if not (isinstance(value, float) and math.isfinite(value) and 0 < value < LMBDA_MAX):
-        raise InrcodecError(f"lmbda must be a number in (0, {LMBDA_MAX:g}), got {value!r}")
+def check(name: str, value, allowed: Range):
+    """value as a plain int or float inside `allowed`, or an InrcodecError that states the
+    range."""
+    value = plain_int(value) if allowed.integer else plain_float(value)
+    if value not in allowed:
+        kind = "an integer" if allowed.integer else "a number"
+        raise InrcodecError(f"{name} must be {kind} in {allowed.text}, got {value!r}")
     return value
+
+
+def check_lmbda(value) -> float:
+    return check("lmbda", value, LMBDA)
 
 
 def check_iterations(value, minimum: int = 0) -> int:
-    value = plain_int(value)
-    if not (_is_int(value) and minimum <= value <= MAX_ITERATIONS):
-        raise InrcodecError(f"iterations must be an integer in {minimum}..{MAX_ITERATIONS}, "
-                            f"got {value!r}")
-    return value
+    return check("iterations", value, replace(ITERATIONS, low=minimum))
 
 
 def check_time_budget(value) -> float:
-    value = plain_float(value)
-    if not (isinstance(value, float) and math.isfinite(value) and 0 < value <= MAX_TIME_BUDGET):
-        raise InrcodecError(f"time budget must be a number of seconds in (0, {MAX_TIME_BUDGET}], "
-                            f"got {value!r}")
-    return value
+    return check("time budget (seconds)", value, TIME_BUDGET)
 
 
 def check_seed(value) -> int:
-    value = plain_int(value)
-    if not (_is_int(value) and 0 <= value <= SEED_MAX):
-        raise InrcodecError(f"seed must be an integer in 0..2^64 - 1, got {value!r}")
-    return value
+    return check("seed", value, SEED)
 
 
 @dataclass(frozen=True)

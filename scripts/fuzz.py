@@ -19,6 +19,12 @@ then runs `info` and a full decode in a worker process with an address-space lim
     python scripts/fuzz.py --cases 100000 --workers 2                # the long run
     python scripts/fuzz.py --cases 2000 --inputs a.inr b.inr         # seeds of your own
     python scripts/fuzz.py --replay fuzz-failures/case_17.inr        # one saved file
+    python scripts/fuzz.py --images --cases 200000                   # the image reader instead
+
+--images fuzzes what `inrcodec encode` reads instead: small valid PNG (RGB, grey, palette), JPEG,
+WebP, TIFF, BMP and PPM files with bit flips, overwritten bytes and cuts (PNG chunk CRCs
+recomputed half the time), each of which the reader must refuse or read as exactly the pixels of
+Pillow's strict load (tests/hostile_inputs.py: image_case; tests/test_hostile_cli.py runs 1350).
 
 Without --inputs the seeds are built here (flat files of every mode, no fitting) plus, unless
 --no-real, a few short real fits (~30 s). Exit status 0 when no case failed. tests/test_fuzz.py runs
@@ -415,6 +421,39 @@ def worker(args) -> int:
 # ------------------------------------------------------------------------------------------------
 # The driver
 
+def fuzz_images(args) -> int:
+    """The image reader against Pillow's strict load, in this process (one alarm per case)."""
+    from collections import Counter
+
+    from hostile_inputs import image_case, image_fuzz_seeds, mutate_image
+    from inrcodec.image_files import read_image
+    signal.signal(signal.SIGALRM, _on_alarm)
+    seeds = list(image_fuzz_seeds().items())
+    counts, failures = Counter(), 0
+    with tempfile.TemporaryDirectory(prefix="inrcodec-image-fuzz-") as tmp:
+        for i in range(args.cases):
+            name, seed = seeds[i % len(seeds)]
+            rng = random.Random(f"{args.seed}:{i}")
+            data = mutate_image(seed, rng, name.endswith(".png"))
+            signal.alarm(max(1, int(args.case_timeout)))
+            try:
+                status, failure = image_case(data, Path(name).suffix, Path(tmp), read_image)
+            except CaseTimeout:
+                status, failure = "read", f"still reading after {args.case_timeout} s"
+            finally:
+                signal.alarm(0)
+            counts[status] += 1
+            if failure:
+                failures += 1
+                print(f"FAIL {name} case {i}: {failure}", flush=True)
+                if args.save:
+                    Path(args.save).mkdir(parents=True, exist_ok=True)
+                    (Path(args.save) / f"image_case_{i}{Path(name).suffix}").write_bytes(data)
+    if not args.quiet or failures:
+        print(f"{args.cases} image cases: {dict(counts)}, {failures} failed")
+    return 1 if failures else 0
+
+
 def parse_size(text: str) -> int:
     t = text.strip().upper()
     mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(t[-1:], 1)
@@ -547,6 +586,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quiet", action="store_true", help="print only the summary")
     ap.add_argument("--compiled", action="store_true",
                     help="load the compiled latent decoder first, so that small files use it too")
+    ap.add_argument("--images", action="store_true",
+                    help="fuzz the image reader (encode's input) instead of the decoders")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--stride", type=int, default=1, help=argparse.SUPPRESS)
@@ -554,6 +595,8 @@ def main(argv=None) -> int:
     if args.max_pixels is None:
         from inrcodec.limits import DEFAULT_MAX_PIXELS
         args.max_pixels = DEFAULT_MAX_PIXELS
+    if args.images:
+        return fuzz_images(args)
     if args.replay:
         return replay(args)
     if args.worker:

@@ -500,3 +500,34 @@ def option_help(help_text: str, option: str) -> str:
                 parts.append(more.strip())
             return " ".join(parts)
     raise AssertionError(f"{option} is not in the help:\n{help_text}")
+
+
+def image_case(data: bytes, suffix: str, directory: Path, read_image) -> tuple[str, str | None]:
+    """One image-reader fuzz case (item 1's oracle): ("refused" | "read" | "left out", the
+    failure or None). The reader must refuse the bytes (InrcodecError) or return exactly the
+    pixels of Pillow's strict load; claimed sizes beyond 4 Mpx are left out (both readers would
+    allocate them). tests/test_hostile_cli.py and scripts/fuzz.py --images run it."""
+    from inrcodec.errors import InrcodecError
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            if im.size[0] * im.size[1] > 1 << 22:
+                return "left out", None
+    except Exception:
+        pass
+    path = directory / f"case{suffix}"
+    path.write_bytes(data)
+    verdict, expected = strict_expected(data)
+    try:
+        got = read_image(path)
+    except InrcodecError:
+        return "refused", None
+    except Exception as exc:
+        return "read", f"{type(exc).__name__}: {str(exc)[:100]}"
+    if verdict == "refuse":
+        return "read", "read although Pillow's strict load refuses it"
+    if verdict == "pixels" and not (got.dtype == np.uint8 and got.shape == expected.shape
+                                    and np.array_equal(got, expected)):
+        return "read", f"pixels differ from Pillow's strict load ({got.shape} vs {expected.shape})"
+    if verdict == "any" and not (got.dtype == np.uint8 and got.ndim == 3 and got.shape[2] in (1, 3)):
+        return "read", f"not an 8-bit picture: {got.dtype} {got.shape}"
+    return "read", None

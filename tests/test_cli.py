@@ -135,12 +135,12 @@ def test_decode_bad_files(tmp_path, inr, capsys):
 
 
 @pytest.mark.parametrize("argv,fragment", [
-    (["encode", "x.png", "--lmbda", "-1"], "positive"),
-    (["encode", "x.png", "--lmbda", "nan"], "positive"),
+    (["encode", "x.png", "--lmbda", "-1"], "must be in (0, 1000)"),     # the range (issue 31)
+    (["encode", "x.png", "--lmbda", "nan"], "must be in (0, 1000)"),
     (["encode", "x.png", "--iterations", "many"], "integer"),
     (["encode", "x.png", "--preset", "huge"], "invalid choice"),
     (["encode", "x.png", "--device", "tpu"], "invalid choice"),
-    (["encode", "x.png", "--time-budget", "0"], "positive"),
+    (["encode", "x.png", "--time-budget", "0"], "must be in (0, 604800]"),
     (["encode", "x.png", "--iterations", "5", "--time-budget", "3"], "not allowed with"),
     (["profile", "--size", "0x5"], "size"),
     (["frobnicate"], "invalid choice"),

@@ -37,11 +37,13 @@ from . import executors
 
 __all__ = ["encode_batch", "decode_batch", "find_inputs", "IMAGE_SUFFIXES", "ENCODE_FIELDS",
            "DECODE_FIELDS", "RESULTS_NAME"]
-from .plan import (existing_frames, existing_image, existing_inr, find_inputs, is_clip_file, plan_jobs,
-                   size_of, write_frames, write_output)
+from .plan import (existing_frames, existing_image, existing_inr, find_inputs, is_clip_file,
+                   not_regular, plan_jobs, size_of, write_frames, write_output)
 from .results import Results
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".webp")
+# what `inrcodec encode` reads too (Pillow): still images; a multi-frame GIF is a failed row
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".pnm", ".bmp", ".tif", ".tiff",
+                  ".webp", ".gif", ".avif", ".ico")
 ENCODE_FIELDS = ("path", "status", "bytes", "bpp", "psnr", "encode_seconds", "device", "error")
 DECODE_FIELDS = ("path", "status", "bytes", "width", "height", "frames", "decode_seconds",
                  "error")
@@ -66,8 +68,9 @@ def encode_batch(input_dir, output_dir, *, executor: str = "local", workers: int
 
     todo = []
     for job in jobs:
-        if job.rel in clashes:
-            results.add({"path": job.rel, "status": "failed", "error": clashes[job.rel]})
+        why = clashes.get(job.rel) or not_regular(job.src)
+        if why:
+            results.add({"path": job.rel, "status": "failed", "error": why})
             continue
         existing = existing_inr(job.dst)
         if existing is None:
@@ -104,9 +107,10 @@ def decode_batch(input_dir, output_dir, *, executor: str = "local", workers: int
     results = Results(out / RESULTS_NAME, DECODE_FIELDS, len(jobs), "decode", progress)
     todo = []
     for job in jobs:
-        if job.rel in clashes:
+        why = clashes.get(job.rel) or not_regular(job.src)
+        if why:
             results.add({"path": job.rel, "status": "failed", "bytes": size_of(job.src),
-                         "error": clashes[job.rel]})
+                         "error": why})
             continue
         if force:
             existing = None
@@ -123,8 +127,8 @@ def decode_batch(input_dir, output_dir, *, executor: str = "local", workers: int
 
     def prepare(job):
         from .. import modes
-        from ..files import read_bytes
-        data = read_bytes(job.src)
+        from ..files import read_container
+        data = read_container(job.src)
         return data, modes.of(data)
 
     def finish(job, result):

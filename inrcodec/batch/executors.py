@@ -41,7 +41,7 @@ def run(kind, todo, prepare, finish, results, options, executor, workers, ray_ad
         for job in todo:
             try:
                 payload = prepare(job)
-            except InrcodecError as exc:
+            except Exception as exc:     # one bad input is one failed row, whatever went wrong
                 results.add({"path": job.rel, "status": "failed", "error": one_line(exc)})
                 continue
             yield job, submit(payload)

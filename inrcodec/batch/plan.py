@@ -54,9 +54,22 @@ def make_output_dir(output_dir) -> Path:
     return out
 
 
+def _check_apart(input_dir, output_dir, decoding: bool) -> None:
+    """An output tree never lands on its inputs: not the input directory itself (even with
+    --force), nor, when decoding to images, a directory that holds the input directory (its
+    mirrored PNGs could replace the photos there)."""
+    src, out = Path(input_dir).resolve(), Path(output_dir).resolve()
+    if src == out:
+        raise InrcodecError(f"{output_dir}: is the input directory; give another output directory")
+    if decoding and out in src.parents:
+        raise InrcodecError(f"{output_dir}: holds the input directory {input_dir}; its decoded "
+                            "images could replace files there; give another output directory")
+
+
 def plan_jobs(input_dir, output_dir, suffixes, out_suffix: str, what: str, is_video=None):
     """(output dir, jobs, clashes: rel -> why it cannot be written). is_video(src path): whether
     the input decodes to a directory (named as the output without its suffix)."""
+    _check_apart(input_dir, output_dir, decoding=out_suffix != ".inr")
     rels = find_inputs(input_dir, suffixes, exclude=output_dir)
     if not rels:
         raise InrcodecError(f"{input_dir}: no {what} found (looked for {', '.join(suffixes)})")
@@ -64,7 +77,7 @@ def plan_jobs(input_dir, output_dir, suffixes, out_suffix: str, what: str, is_vi
     jobs, clashes, owner = [], {}, {}
     for rel in rels:
         src = Path(input_dir) / rel
-        video = bool(is_video and is_video(src))
+        video = bool(is_video and not_regular(src) is None and is_video(src))
         dst_rel = Path(rel).with_suffix("" if video else out_suffix).as_posix()
         job = Job(rel, src, out / dst_rel, video)
         if dst_rel in owner:        # a.png and a.jpg would both become a.inr
@@ -78,6 +91,21 @@ def plan_jobs(input_dir, output_dir, suffixes, out_suffix: str, what: str, is_vi
         if job.rel not in clashes and dst_rel in parents:
             clashes[job.rel] = f"output {dst_rel} is also a directory of the mirrored tree"
     return out, jobs, clashes
+
+
+def not_regular(path: Path) -> str | None:
+    """Why a path found in the input tree is not read (a pipe, a device, a socket: reading one
+    could block the batch or never end), or None for a regular file."""
+    import stat
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return f"cannot read ({exc.strerror or exc})"
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a file")
+    return f"not a regular file ({kind}); not read"
 
 
 def write_output(job: Job, data: bytes) -> None:
@@ -124,6 +152,8 @@ def mode_of_file(path: Path):
     """The Mode a file claims from its first bytes (the full checks come later), or None."""
     from .. import modes
     from ..bitstream import MAGIC
+    if not_regular(path) is not None:
+        return None
     try:
         with open(path, "rb") as f:
             head = f.read(len(MAGIC) + 3)

@@ -16,6 +16,7 @@ import os
 import sys
 
 from ..errors import InrcodecError
+from ..limits import is_memory_error
 from .arguments import build_parser
 
 
@@ -46,13 +47,36 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     return (text if text.startswith("inrcodec: ") else f"inrcodec: warning: {text}") + "\n"
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is: it unwinds as Ctrl-C does (workers stopped,
+    temporary files removed), then exits 143."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143      # 128 + SIGINT, 128 + SIGTERM
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    import signal
     import warnings
-    warnings.formatwarning = _one_line_warning
-    from ..memory import retain_freed_memory
-    retain_freed_memory()        # a short-lived process whose fits reuse the same activations
     try:
+        args = build_parser().parse_args(argv)
+    except MemoryError:
+        sys.stderr.write("inrcodec: error: out of memory while starting\n")
+        return 1
+    warnings.formatwarning = _one_line_warning
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous in (signal.SIG_DFL, None):
+        try:
+            signal.signal(signal.SIGTERM, _terminate)
+        except ValueError:       # not the main thread: leave SIGTERM as it is
+            previous = "left"
+    try:
+        from ..memory import retain_freed_memory
+        retain_freed_memory()    # a short-lived process whose fits reuse the same activations
         code = _commands()[args.command](args)
         sys.stdout.flush()       # a closed pipe shows here, not at exit
         return code
@@ -62,11 +86,13 @@ def main(argv: list[str] | None = None) -> int:
     except InrcodecError as exc:
         sys.stderr.write(f"inrcodec: error: {exc}\n")
         return 1
+    except Terminated:
+        sys.stderr.write("inrcodec: error: terminated\n")
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         sys.stderr.write("inrcodec: error: interrupted\n")
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # never a traceback for users
-        from ..limits import is_memory_error
         if is_memory_error(exc):
             text = " ".join(str(exc).split())[:200]
             sys.stderr.write(f"inrcodec: error: out of memory ({type(exc).__name__}"
@@ -76,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         sys.stderr.write(f"inrcodec: error: internal error: {type(exc).__name__}: {exc}\n")
         return 1
+    finally:
+        if previous in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
 
 
 if __name__ == "__main__":

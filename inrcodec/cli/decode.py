@@ -25,11 +25,16 @@ def default_frames_name(inp: str) -> str:
 
 def cmd_decode(args) -> int:
     from .. import modes
-    from ..files import read_bytes, same_file
-    data = read_bytes(args.input)
+    from ..files import STDIO, read_container, same_file
+    data = read_container(args.input)
     mode = modes.of(data)
-    output = args.output or (default_frames_name(args.input) if mode.kind == "video"
-                             else default_decoded_name(args.input))
+    if args.output:
+        output = args.output
+    elif args.input == STDIO:
+        output = STDIO
+    else:
+        output = (default_frames_name(args.input) if mode.kind == "video"
+                  else default_decoded_name(args.input))
     if same_file(output, args.input):
         raise InrcodecError("output would overwrite the input")
     if mode.kind == "video":
@@ -38,24 +43,30 @@ def cmd_decode(args) -> int:
 
 
 def _decode_picture(args, mode, data: bytes, output: str) -> int:
-    from ..files import check_writable
-    from ..image_files import LOSSLESS_SUFFIXES, write_image
-    if Path(output).suffix.lower() not in LOSSLESS_SUFFIXES:
+    from ..files import STDIO, check_writable, write_atomic
+    from ..image_files import LOSSLESS_SUFFIXES, encode_image_file
+    suffix = ".png" if output == STDIO else Path(output).suffix.lower()
+    if suffix not in LOSSLESS_SUFFIXES:
         raise InrcodecError(f"output must be a lossless image ({', '.join(sorted(LOSSLESS_SUFFIXES))})")
     check_writable(output, args.force)
     start = time.perf_counter()
     image = mode.decode(mode.parse(data), args.max_pixels)
     seconds = time.perf_counter() - start
-    write_image(output, image, args.force)
+    write_atomic(output, encode_image_file(image, suffix), args.force)
     if args.json:
         h, w, c = image.shape
-        print(json.dumps({"output": output, "width": w, "height": h, "channels": c,
-                          "decode_seconds": seconds}))
+        report = json.dumps({"output": output, "width": w, "height": h, "channels": c,
+                             "decode_seconds": seconds})
+        print(report, file=sys.stderr if output == STDIO else sys.stdout)
     return 0
 
 
 def _decode_clip(args, mode, data: bytes, output: str) -> int:
+    from ..files import STDIO
     from ..video.frame_writer import FrameWriter, output_kind
+    if output == STDIO:
+        raise InrcodecError("a video decodes to a directory of PNG frames, a .y4m or a video "
+                            "file: give -o")
     kind = output_kind(output)
     parsed = mode.parse(data)
     g = mode.geometry(parsed)
@@ -83,9 +94,9 @@ def _decode_clip(args, mode, data: bytes, output: str) -> int:
 
 def cmd_info(args) -> int:
     from .. import modes
-    from ..files import read_bytes
+    from ..files import read_container
     from .info_text import print_info
-    info = modes.info(read_bytes(args.input))
+    info = modes.info(read_container(args.input))
     if args.json:
         print(json.dumps(info))
     else:
@@ -94,28 +105,35 @@ def cmd_info(args) -> int:
 
 
 def cmd_profile(args) -> int:
-    from ..arch import PRESETS
+    from ..arch import AUTO_PRESET, PRESETS, resolve_preset
     from ..complexity import DEFAULT_PROFILE_SIZE, macs_per_pixel
 
-    h, w = args.size or DEFAULT_PROFILE_SIZE
-    names = [args.preset] if args.preset else list(PRESETS)
+    w, h = args.size or DEFAULT_PROFILE_SIZE
+    names = list(PRESETS) if args.preset is None else [args.preset]
     temporal = 0
     if args.video:
+        from ..video.encoder import VIDEO_AUTO_PRESET
         from ..video.layout import DEFAULT_TEMPORAL_CONTEXT as temporal
     out = {}
     for name in names:
-        parts = macs_per_pixel(PRESETS[name], h, w, 3, PRESETS[name].arm_context + temporal)
+        concrete = name
+        if name == AUTO_PRESET:
+            concrete = VIDEO_AUTO_PRESET if args.video else resolve_preset(name, w * h)
+        arch = PRESETS[concrete]
+        parts = macs_per_pixel(arch, h, w, 3, arch.arm_context + temporal)
         total = parts.pop("total")
-        out[name] = {"macs_per_pixel": total, "components": parts}
+        out[name] = {"macs_per_pixel": total, "components": parts,
+                     **({"resolves_to": concrete} if concrete != name else {})}
     if args.json:
-        print(json.dumps({"size": [h, w], "presets": out, "video": bool(temporal),
-                          "temporal_context": temporal}))
+        print(json.dumps({"size": {"width": w, "height": h}, "presets": out,
+                          "video": bool(temporal), "temporal_context": temporal}))
         return 0
-    print(f"decode MACs/pixel at {h}x{w} (RGB" + (f"; video: the ARM also sees {temporal} "
+    print(f"decode MACs/pixel at {w}x{h} (RGB" + (f"; video: the ARM also sees {temporal} "
           "previous-frame latents; per decoded pixel of every frame)" if temporal else ")"))
     print(f"{'preset':<8} {'arm':>8} {'upsampling':>11} {'synthesis':>10} {'total':>8}")
     for name, v in out.items():
         c = v["components"]
-        print(f"{name:<8} {c['arm']:>8.0f} {c['upsampling']:>11.0f} {c['synthesis']:>10.0f} "
+        label = f"{name} ({v['resolves_to']})" if "resolves_to" in v else name
+        print(f"{label:<8} {c['arm']:>8.0f} {c['upsampling']:>11.0f} {c['synthesis']:>10.0f} "
               f"{v['macs_per_pixel']:>8.0f}")
     return 0

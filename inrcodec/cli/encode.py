@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
 from pathlib import Path
 
 from ..errors import InrcodecError
@@ -44,24 +45,38 @@ def _check_mode_flags(args) -> None:
         raise InrcodecError("--latent-coding applies to the grid codec's latents, not --mode rec")
 
 
+# Names that say "picture" or "video": an .inr file under one of them would be a trap.
+_MEDIA_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".avif", ".heic", ".jxl", ".gif", ".bmp",
+                   ".tif", ".tiff", ".ppm", ".pgm", ".pnm", ".ico", ".mp4", ".mkv", ".mov",
+                   ".avi", ".webm", ".y4m"}
+
+
 def _output(args, default: Path) -> str:
-    """The output path, checked before any work: never the input, writable, not in the way."""
-    from ..files import check_writable, same_file
-    output = args.output or str(default)
+    """The output path, checked before any work: never the input, writable, not in the way;
+    stdout (-) when asked for, or by default when the input came from stdin."""
+    from ..files import STDIO, check_writable, same_file
+    output = args.output or (STDIO if args.input == STDIO else str(default))
+    if output == STDIO and sys.stdout.isatty():
+        raise InrcodecError("stdout is a terminal: give -o FILE, or redirect stdout (> x.inr)")
     if same_file(output, args.input):
         raise InrcodecError("output would overwrite the input")
     check_writable(output, args.force)
+    if Path(output).suffix.lower() in _MEDIA_SUFFIXES:
+        raise InrcodecError(f"{output}: an .inr file under a {Path(output).suffix} name would "
+                            "not open as one; name it .inr")
     return output
 
 
 def _finish(args, output: str, data: bytes, report: dict, line: str) -> int:
-    from ..files import write_atomic
+    """Write the file; the report goes to stdout, or to stderr when stdout carries the file."""
+    from ..files import STDIO, write_atomic
     write_atomic(output, data, args.force)
     report["output"] = output
+    say = sys.stderr if output == STDIO else sys.stdout
     if args.json:
-        print(json.dumps(report))
+        print(json.dumps(report), file=say)
     elif not args.quiet:
-        print(line.format(output=output, **report))
+        print(line.format(**report), file=say)
     return 0
 
 

@@ -64,6 +64,7 @@ class Schedule:
 
 
 DEFAULT_SCHEDULE = Schedule()
+FEW_STEPS = 200     # a time-budget fit that ends with fewer steps than this says so
 
 
 def psnr_from_mse(mse: float) -> float:
@@ -276,6 +277,12 @@ def fit(model: FitModel, target: torch.Tensor, lmbda: float, iterations: int | N
     if best_state is not None and best_cost < cost:
         model.load_state_dict(best_state)
         cost, bits = hard_cost(model, target, lmbda)
+    if by_time and it < FEW_STEPS:
+        import warnings
+        warnings.warn(f"the time budget of {time_budget:g} s allowed only {it} fitting steps (a "
+                      f"good fit takes thousands), so the file is far from what this codec "
+                      f"can do; give a longer --time-budget, or --iterations",
+                      RuntimeWarning, stacklevel=2)
     # latent_bits: the training-time (float ARM) estimate of the latents' code length, to compare
     # with what the integer ARM and the range coder really spend
     return {"fit_seconds": time.perf_counter() - start, "rd_cost": cost, "iterations": it,

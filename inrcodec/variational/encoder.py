@@ -8,7 +8,7 @@ import numpy as np
 from .. import bitstream
 from ..channel_sim import encode_indices
 from ..errors import InrcodecError
-from ..options import EncodeOptions, check_iterations, plain_float, plain_int
+from ..options import REC_BPP, EncodeOptions, check, check_iterations, plain_float, plain_int
 from ..pixels import validate_image
 from . import model
 from .codec import MAX_KL_BITS, RecHeader
@@ -18,7 +18,6 @@ from .fit import fit_and_code
 from .model import RecArch
 
 DEFAULT_KL_BITS = 12          # per-block KL budget: search time ~2^(kl + 4) candidates per block
-MAX_BPP = 64.0
 
 
 def default_arch(height: int, width: int) -> RecArch:
@@ -61,8 +60,8 @@ def encode_with_result(image: np.ndarray, options: EncodeOptions | None = None, 
     bpp, kl_bits = plain_float(bpp), plain_int(kl_bits)
     if opts.lmbda is not None and bpp is not None:
         raise InrcodecError("give either --bpp or --lmbda, not both")
-    if bpp is not None and not (isinstance(bpp, float) and 0 < bpp <= MAX_BPP):
-        raise InrcodecError(f"bpp must be a number in (0, {MAX_BPP:g}], got {bpp}")
+    if bpp is not None:
+        bpp = check("bpp", bpp, REC_BPP)
     lmbda = opts.lmbda_or_default if bpp is None else None
     iterations = opts.steps("cpu")
     if iterations < 1:

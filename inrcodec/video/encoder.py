@@ -26,11 +26,13 @@ from ..fit.quantize import choose_steps
 from ..fit.train import DEFAULT_SCHEDULE, fit
 from ..image.encoder import coded_sections
 from ..limits import check_encode, fit_bytes
-from ..options import EncodeOptions, plain_int
+from ..options import VIDEO_FPS, VIDEO_GROUP, EncodeOptions, check, plain_int
 from ..pixels import validate_image
 from .decode import SECTION_NAMES, decode_group_latents, frames_from_latents, parse
 from .header import MAX_FRAMES, VideoHeader
 from .layout import DEFAULT_TEMPORAL_CONTEXT, MAX_GROUP
+
+assert (VIDEO_GROUP.low, VIDEO_GROUP.high) == (1, MAX_GROUP)
 from .fit_model import VideoFitModel
 
 # Video fits with the still-image schedule (3x latent learning rate, gradient clipping), which was
@@ -63,13 +65,13 @@ def as_fraction(fps) -> Fraction:
         else:
             f = Fraction(x).limit_denominator(1001)
     if not (0 < f and f.numerator <= 1 << 20 and f.denominator <= 1 << 20):
-        raise InrcodecError(f"unsupported frame rate {fps}")
+        raise InrcodecError(f"frame rate must be in {VIDEO_FPS.text} (as a fraction of integers "
+                            f"up to 2^20), got {fps}")
     return f
 
 
 def _check_video_options(group, temporal_context):
-    if not (isinstance(group, int) and 1 <= group <= MAX_GROUP):
-        raise InrcodecError(f"group size must be an integer in 1..{MAX_GROUP}, got {group}")
+    check("group size", group, VIDEO_GROUP)
     if not (isinstance(temporal_context, int) and temporal_context >= 0):
         raise InrcodecError(f"temporal context must be a non-negative integer, got {temporal_context}")
 

@@ -66,9 +66,12 @@ class FrameWriter:
             if self.kind == "dir":
                 self._open_dir()
             else:
+                if files.output_kind(self.path) != "file":
+                    raise InrcodecError(f"{path}: a video is written to a directory, a .y4m or a "
+                                        "video file, not to stdout, a device or a pipe")
                 files.check_writable(self.path, force)
-                fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=self.path.suffix,
-                                           dir=self.path.parent)
+                fd, tmp = tempfile.mkstemp(prefix=files.temp_prefix(self.path),
+                                           suffix=self.path.suffix, dir=self.path.parent)
                 self._tmp = Path(tmp)
                 if self.kind == "y4m":
                     self._file = os.fdopen(fd, "wb")
@@ -100,7 +103,7 @@ class FrameWriter:
             raise InrcodecError(f"{p}: directory {parent} does not exist")
         if not os.access(parent, os.W_OK):
             raise InrcodecError(f"{p}: directory {parent} is not writable")
-        self._tmp = Path(tempfile.mkdtemp(prefix=f".{p.name}.", dir=parent))
+        self._tmp = Path(tempfile.mkdtemp(prefix=files.temp_prefix(p), dir=parent))
         self._dir = self._tmp
 
     def _open_ffmpeg(self):
@@ -196,12 +199,12 @@ def replace_frame_directory(dst: Path, pngs: list) -> None:
     tmp = old = None
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=files.temp_prefix(dst), suffix=".tmp", dir=dst.parent))
         for k, png in enumerate(pngs):
             (tmp / frame_name(k, len(pngs))).write_bytes(png)
         os.chmod(tmp, 0o777 & ~files.current_umask())        # mkdtemp made it private
         if dst.is_dir():
-            old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".old", dir=dst.parent))
+            old = Path(tempfile.mkdtemp(prefix=files.temp_prefix(dst), suffix=".old", dir=dst.parent))
             os.rename(dst, old / dst.name)
             try:
                 os.rename(tmp, dst)
