@@ -70,13 +70,6 @@ def input_kind(path: str | os.PathLike) -> str:
     return kind
 
 
-def input_file(path: str | os.PathLike) -> Path:
-    """An input path that names a regular file, or a one-line refusal saying why it does not."""
-    if input_kind(path) != "file":
-        raise InrcodecError(f"{path}: is a pipe, not a file")
-    return Path(path)
-
-
 def _open_pipe(path: str | os.PathLike):
     """A binary stream of a pipe: stdin, or a named pipe once a writer has written to it (given
     up after WRITER_WAIT_SECONDS, so a pipe nobody writes to is an error, not a hang)."""

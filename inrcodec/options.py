@@ -150,9 +150,6 @@ class EncodeOptions:
             return None
         return DEFAULT_ITERATIONS[device_type] if self.iterations is None else self.iterations
 
-    def with_(self, **changes) -> "EncodeOptions":
-        return replace(self, **changes)
-
     @classmethod
     def build(cls, options: "EncodeOptions | None" = None, **kwargs) -> "EncodeOptions":
         """`options` with the keyword arguments given (not None) laid over it: what the encoders'

@@ -46,9 +46,4 @@ def best_weight_scale_index(w_int: np.ndarray) -> int:
     return int(np.argmin(bits))
 
 
-def scale_index_from_log_scale(log_scale: float) -> int:
-    k = round((log_scale - LOG_SCALE_MIN) * LOG_SCALE_STEPS_PER_NAT)
-    return int(min(max(k, 0), N_SCALES - 1))
-
-
 assert math.isclose(SCALES[0], math.exp(LOG_SCALE_MIN), rel_tol=0.01)

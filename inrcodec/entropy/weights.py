@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .laplace import WEIGHT_MAX, WEIGHT_SCALES
+from .laplace import WEIGHT_MAX
 
 _MANTISSA = (8, 7, 6, 5)
 N_STEPS = 53                 # step index 0 (= 1.0) ... 52 (= 8 * 2^-16 = 2^-13)
@@ -33,6 +33,3 @@ def quantize(values: np.ndarray, index: int) -> np.ndarray:
 def dequantize(ints: np.ndarray, index: int) -> np.ndarray:
     return ints.astype(np.float64) * step_value(index)
 
-
-def weight_scale(index: int) -> float:
-    return float(WEIGHT_SCALES[index])

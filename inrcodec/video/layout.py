@@ -69,7 +69,6 @@ class VideoLayout(TorchPositions):
         self.frame = LatentLayout(arch, height, width)
         self.frame_stride = self.frame.buffer_size
         self.stride = self.frame.stride
-        self.spatial_offsets = self.frame.offsets
         self.temporal = temporal_offsets(temporal_context)
         self.delay = frame_delay(self.temporal, self.frame.slope)
         temporal_deltas = [-self.frame_stride + dy * self.stride + dx for dy, dx in self.temporal]
