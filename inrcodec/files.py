@@ -34,75 +34,106 @@ def _kind(mode: int) -> str:
     return "special file"
 
 
+def file_kind(path: str | os.PathLike) -> str:
+    """What a path is, following links: "file", "directory", "pipe", "character device",
+    "block device", "socket", "missing" or "unreadable"."""
+    try:
+        return _kind(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return "missing"
+    except OSError:
+        return "unreadable"
+
+
+def _stdio_stat(fd: int):
+    try:
+        return os.fstat(fd)
+    except (OSError, ValueError):
+        return None
+
+
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
-    """Whether two paths name the same file (resolved, or the same inode: hard links); never for
-    stdin/stdout."""
+    """Whether two paths name the same file (resolved, or the same inode: hard links); `-` is
+    stdin as the first (an input), stdout as the second (an output), compared by inode too, so
+    `decode x.inr -o - >> x.inr` is caught as `cat` catches it."""
+    try:
+        sa = _stdio_stat(0) if str(a) == STDIO else os.stat(a)
+        sb = _stdio_stat(1) if str(b) == STDIO else os.stat(b)
+    except OSError:
+        sa = sb = None
+    if sa is not None and sb is not None and stat.S_ISREG(sa.st_mode):
+        return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
     if STDIO in (str(a), str(b)):
         return False
-    pa, pb = Path(a), Path(b)
     try:
-        if pa.resolve() == pb.resolve():
-            return True
-        return pa.exists() and pb.exists() and os.path.samefile(pa, pb)
+        return Path(a).resolve() == Path(b).resolve()
     except OSError:
         return False
+
+
+def is_pipe_input(path: str | os.PathLike) -> bool:
+    """Whether an input is stdin or a named pipe: it has no name to derive an output's from."""
+    return str(path) == STDIO or file_kind(path) == "pipe"
 
 
 # ------------------------------------------------------------------------------------ inputs
 
 def input_kind(path: str | os.PathLike) -> str:
-    """"file", "pipe" (stdin, /dev/stdin, a named pipe) or a refusal saying what the path is."""
+    """"file" or "pipe" (stdin, /dev/stdin, a named pipe), or a refusal saying what the path is
+    (a directory, a device, a socket, a terminal)."""
     if str(path) == STDIO:
-        if sys.stdin is None or sys.stdin.isatty():
+        st = _stdio_stat(0) if sys.stdin is not None else None
+        if st is None:
+            raise InrcodecError("-: stdin is closed; pipe a file in (... | inrcodec ... -)")
+        if os.isatty(0):
             raise InrcodecError("-: stdin is a terminal; pipe a file in (... | inrcodec ... -)")
-        return "pipe"
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        raise InrcodecError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise InrcodecError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    kind = _kind(mode)
+        kind, where = _kind(st.st_mode), "-: stdin"
+    else:
+        kind, where = file_kind(path), str(path)
+        if kind == "missing":
+            raise InrcodecError(f"{path}: no such file")
+        if kind == "unreadable":
+            try:
+                os.stat(path)
+            except OSError as exc:
+                raise InrcodecError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if kind == "directory":
-        raise InrcodecError(f"{path}: is a directory")
+        raise InrcodecError(f"{where}: is a directory")
     if kind not in ("file", "pipe"):
-        raise InrcodecError(f"{path}: is a {kind}, not a file")
+        raise InrcodecError(f"{where}: is a {kind}, not a file")
     return kind
 
 
-def _open_pipe(path: str | os.PathLike):
-    """A binary stream of a pipe: stdin, or a named pipe once a writer has written to it (given
-    up after WRITER_WAIT_SECONDS, so a pipe nobody writes to is an error, not a hang)."""
-    if str(path) == STDIO:
-        return os.fdopen(os.dup(sys.stdin.fileno()), "rb")
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError as exc:
-        raise InrcodecError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    if not poller.poll(int(WRITER_WAIT_SECONDS * 1000)):
-        os.close(fd)
-        raise InrcodecError(f"{path}: a pipe that nothing was written to in "
-                            f"{WRITER_WAIT_SECONDS:.0f} s")
-    os.set_blocking(fd, True)
-    return os.fdopen(fd, "rb")
-
-
 def open_input(path: str | os.PathLike, limit: int, what: str = "file"):
-    """(binary stream, size or None for a pipe) of an input of at most `limit` bytes (a regular
-    file over it is refused from its size, before reading)."""
+    """(binary stream, size or None for a pipe) of an input of at most `limit` bytes: a regular
+    file over it is refused from its size, before reading; a named pipe is given up after
+    WRITER_WAIT_SECONDS without a writer (an error, not a hang). The path is opened without
+    blocking and checked again by its descriptor, so a pipe swapped in after the check cannot
+    hang the open."""
     kind = input_kind(path)
-    if kind == "pipe":
-        return _open_pipe(path), None
-    size = os.stat(path).st_size
-    if size > limit:
-        raise InrcodecError(f"{path}: {size} bytes, more than any {what} this build reads "
-                            f"({limit} bytes)")
     try:
-        return open(path, "rb"), size
+        fd = os.dup(0) if str(path) == STDIO else os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise InrcodecError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        st = os.fstat(fd)
+        if _kind(st.st_mode) != kind:
+            raise InrcodecError(f"{path}: changed while being opened")
+        if kind == "pipe" and str(path) != STDIO:
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            if not poller.poll(int(WRITER_WAIT_SECONDS * 1000)):
+                raise InrcodecError(f"{path}: a pipe that nothing was written to in "
+                                    f"{WRITER_WAIT_SECONDS:.0f} s")
+        os.set_blocking(fd, True)
+        if kind == "file" and st.st_size > limit:
+            raise InrcodecError(f"{path}: {st.st_size} bytes, more than any {what} this build "
+                                f"reads ({limit} bytes)")
+        stream = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    return stream, (st.st_size if kind == "file" else None)
 
 
 def read_stream(stream, path, limit: int, what: str = "file") -> bytes:
@@ -120,13 +151,6 @@ def read_stream(stream, path, limit: int, what: str = "file") -> bytes:
                                     "build reads")
     except OSError as exc:
         raise InrcodecError(f"{path}: cannot read ({exc.strerror or exc})") from None
-
-
-def read_bytes(path: str | os.PathLike, limit: int = 1 << 30, what: str = "file") -> bytes:
-    """The bytes of an input (a file or a pipe) of at most `limit` bytes."""
-    stream, _ = open_input(path, limit, what)
-    with stream:
-        return read_stream(stream, path, limit, what)
 
 
 def read_container(path: str | os.PathLike) -> bytes:
@@ -173,27 +197,48 @@ def read_container(path: str | os.PathLike) -> bytes:
 # ----------------------------------------------------------------------------------- outputs
 
 def output_kind(path: str | os.PathLike) -> str:
-    """"stdout", "stream" (an existing character device or named pipe: written as it is, never
-    replaced), "file" (created or, with --force, replaced), or a refusal."""
+    """"stdout" (`-`, or a path to what stdout is, as /dev/stdout), "stream" (an existing
+    character device or named pipe, or a link to one: written as it is, never replaced), "file"
+    (created or, with --force, replaced: a link to a file is replaced itself, its target is
+    untouched), or a refusal (a directory, a block device, a socket, a name ending in /)."""
     if str(path) == STDIO:
         return "stdout"
-    text = str(path)
-    if text.endswith(("/", os.sep)):
+    if str(path).endswith(("/", os.sep)):
         raise InrcodecError(f"{path}: names a directory; give a file name")
     try:
-        mode = os.lstat(path).st_mode
+        link = stat.S_ISLNK(os.lstat(path).st_mode)
     except FileNotFoundError:
         return "file"
     except OSError as exc:
         raise InrcodecError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    kind = _kind(mode)
+    kind = file_kind(path)
+    if kind == "missing" and link:
+        return "file"                 # a dangling link: an existing name all the same
+    out = _stdio_stat(1)
+    try:
+        target = os.stat(path)
+    except OSError:
+        target = None
+    if out is not None and target is not None and \
+            (out.st_dev, out.st_ino) == (target.st_dev, target.st_ino):
+        return "stdout"
     if kind in ("character device", "pipe"):
         return "stream"
     if kind == "directory":
         raise InrcodecError(f"{path}: is a directory")
-    if kind in ("block device", "socket"):
+    if kind in ("block device", "socket", "special file"):
         raise InrcodecError(f"{path}: is a {kind}; not written")
     return "file"
+
+
+def check_stdout(path: str | os.PathLike) -> None:
+    """Refuse to send a file's bytes to stdout when stdout is a terminal, or closed."""
+    if str(path) != STDIO:
+        return
+    if sys.stdout is None or _stdio_stat(1) is None:
+        raise InrcodecError("stdout is closed: give -o FILE")
+    if os.isatty(1):
+        raise InrcodecError("stdout is a terminal: give -o FILE, or redirect stdout (> FILE)")
 
 
 def check_writable(path: str | os.PathLike, force: bool) -> Path:
@@ -225,8 +270,9 @@ def check_writable(path: str | os.PathLike, force: bool) -> Path:
 
 
 def temp_prefix(p: Path) -> str:
-    """A temporary name's start: the target's name, cut so the whole name stays legal."""
-    return f".{p.name[:TEMP_NAME_CHARS]}."
+    """A temporary name's start: the target's name, cut to TEMP_NAME_CHARS bytes (names are
+    limited in bytes, not characters) so the whole name stays legal."""
+    return "." + os.fsdecode(os.fsencode(p.name)[:TEMP_NAME_CHARS]) + "."
 
 
 def current_umask() -> int:
@@ -236,13 +282,16 @@ def current_umask() -> int:
 
 
 def _write_stream(path: str | os.PathLike, data: bytes) -> None:
-    """stdout, a character device, or a named pipe that a reader has open (never waits for one)."""
+    """stdout, a character device, or a named pipe that a reader has open (never waits for one).
+    A reader that goes away raises BrokenPipeError, which the command line ends quietly."""
+    if output_kind(path) == "stdout":
+        if sys.stdout is None or _stdio_stat(1) is None:
+            raise InrcodecError("stdout is closed")
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
     try:
-        if str(path) == STDIO:
-            sys.stdout.flush()
-            sys.stdout.buffer.write(data)
-            sys.stdout.buffer.flush()
-            return
         fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
     except OSError as exc:
         if exc.errno == errno.ENXIO:

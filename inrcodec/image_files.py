@@ -175,20 +175,17 @@ def _from_pillow(im, path, check_size: SizeCheck | None) -> np.ndarray:
 
 
 def _finish(image: np.ndarray, path) -> np.ndarray:
-    """Alpha, layout and sample-type checks common to both readers."""
+    """The array Pillow gave (uint8, its alpha still there): opaque alpha dropped, transparency
+    refused, the layout checked, grey given its channel axis."""
     if image.ndim == 3 and image.shape[2] in (2, 4):
         alpha = image[..., -1]
-        full = np.iinfo(image.dtype).max if image.dtype.kind in "ui" else 1.0
-        if not np.all(alpha == full):
+        if not np.all(alpha == 255):
             raise InrcodecError(f"{path}: images with transparency are not supported; flatten the alpha channel first")
         image = image[..., :-1]
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3)):
         raise InrcodecError(f"{path}: unsupported image layout {image.shape} (multi-frame or multi-channel)")
     if image.dtype != np.uint8:
-        if image.dtype == bool:
-            image = image.astype(np.uint8) * 255
-        else:
-            raise InrcodecError(f"{path}: {image.dtype} samples are not supported (8-bit images only)")
+        raise InrcodecError(f"{path}: {image.dtype} samples are not supported (8-bit images only)")
     if image.ndim == 2:
         image = image[:, :, None]
     if image.size == 0:

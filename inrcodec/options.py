@@ -11,6 +11,7 @@ import numbers
 from dataclasses import dataclass, fields, replace
 
 from .arch import DEFAULT_PRESET, PRESET_CHOICES
+from .bitstream import MAX_SIDE
 from .errors import InrcodecError
 
 DEFAULT_LMBDA = 1e-3
@@ -47,7 +48,7 @@ class Range:
     def __contains__(self, value) -> bool:
         if self.integer and not _is_int(value):
             return False
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
+        if not isinstance(value, numbers.Real) or isinstance(value, bool) or value != value:
             return False
         above = value > self.low if self.low_open else value >= self.low
         below = self.high is None or (value < self.high if self.high_open else value <= self.high)
@@ -62,7 +63,9 @@ SEED = Range(0, SEED_MAX, integer=True, high_text="2^64-1")
 REC_BPP = Range(0, 64, low_open=True)              # rec mode's --bpp target
 VIDEO_GROUP = Range(1, 64, integer=True)           # frames per group (video/layout.py MAX_GROUP)
 VIDEO_FPS = Range(0, 1 << 20, low_open=True, high_text="2^20")   # numerator and denominator too
-MAX_PICTURE_SIDE = 1 << 15                         # bitstream.MAX_SIDE
+PICTURE_SIDE = Range(1, MAX_SIDE, integer=True)    # pixels a side, in every mode
+WORKERS = Range(1, integer=True)                   # batch workers
+GPUS_PER_TASK = Range(0)                           # a Ray task's share of GPUs
 
 
 def plain_int(value):

@@ -639,3 +639,120 @@ def test_fuzz_image_reader_against_pillow_strict(tmp_path):
                          f"({dict(counts)}):\n" + "\n".join(failures[:15])
     total = FUZZ_CASES_PER_SEED * len(seeds)
     assert counts["read"] > total // 10 and counts["refused"] > total // 10, dict(counts)
+
+
+# ====================================================================== a second look (review)
+# Found by a review of the fixes above: links to devices and directories, `-` and pipe inputs
+# without -o, a terminal as stdout, `-o -` appended to its own input, long names in bytes,
+# --fps as a fraction, pipes as video input, and a batch worker's warning.
+
+@pytest.mark.skipif(not LINUX, reason="mknod")
+def test_a_link_to_a_device_is_written_through_never_replaced(tmp_path, inr, capsys):
+    node = char_device_like(tmp_path / "null", "/dev/null")
+    link = tmp_path / "out.png"
+    os.symlink(node, link)
+    code, _, err = main_run(["decode", inr, "-o", link, "--force"], capsys)
+    assert code == 0, err
+    assert os.path.islink(link) and is_char_device(node)
+
+
+def test_a_link_to_a_directory_is_refused(tmp_path, inr, capsys):
+    (tmp_path / "d").mkdir()
+    link = tmp_path / "dirlink.png"
+    os.symlink(tmp_path / "d", link)
+    code, _, err = main_run(["decode", inr, "-o", link, "--force"], capsys)
+    assert_one_line(code, err, "directory")
+    assert os.path.islink(link)
+
+
+def test_dev_stdout_as_output_is_stdout(tmp_path, png, picture):
+    r = cli("encode", png, "-o", "/dev/stdout", "--iterations", 2, "--quiet", cwd=tmp_path,
+            timeout=90)
+    assert r.code == 0, r.err
+    assert inrcodec.decode(r.out).shape == picture.shape
+
+
+def test_fps_as_a_fraction_is_taken(tmp_path, capsys):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for k in range(2):
+        iio.imwrite(frames / f"f{k}.png", np.full((8, 8, 3), 60 * k, np.uint8))
+    code, out, err = main_run(["encode", frames, "-o", tmp_path / "v.inr", "--iterations", 1,
+                               "--fps", "30000/1001", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["fps_fraction"] == "30000/1001"
+
+
+@pytest.mark.skipif(not LINUX, reason="/dev/stdin, FIFOs")
+def test_a_pipe_input_without_o_goes_to_stdout(tmp_path, small_inr, picture):
+    r = cli("decode", "/dev/stdin", cwd=tmp_path, input=small_inr, timeout=60)
+    assert r.code == 0, r.err
+    assert iio.imread(r.out, extension=".png").shape[:2] == picture.shape[:2]
+    r = cli("encode", "/dev/stdin", "--iterations", 2, "--quiet", cwd=tmp_path,
+            input=image_bytes(picture, "PNG"), timeout=90)
+    assert r.code == 0, r.err
+    assert inrcodec.decode(r.out).shape == picture.shape
+
+
+@pytest.mark.skipif(not LINUX, reason="/dev/zero")
+def test_stdin_from_a_device_is_refused_at_once(tmp_path):
+    with open("/dev/zero", "rb") as zero:
+        proc = subprocess.run([sys.executable, "-m", "inrcodec", "encode", "-", "-o",
+                               str(tmp_path / "o.inr")], stdin=zero, capture_output=True,
+                              cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                              timeout=60)
+    line = proc.stderr.decode().strip()
+    assert proc.returncode != 0 and "character device" in line, line
+
+
+def test_stdout_appended_to_the_input_is_refused(tmp_path, small_inr):
+    path = tmp_path / "x.inr"
+    path.write_bytes(small_inr)
+    with open(path, "ab") as same:
+        proc = subprocess.run([sys.executable, "-m", "inrcodec", "decode", str(path), "-o", "-"],
+                              stdout=same, stderr=subprocess.PIPE, cwd=tmp_path,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+    assert proc.returncode != 0 and b"overwrite the input" in proc.stderr
+    assert path.read_bytes() == small_inr
+
+
+def test_a_long_name_in_bytes(tmp_path, inr, capsys):
+    out = tmp_path / ("\N{GRINNING FACE}" * 60 + ".png")    # 244 bytes, 64 characters
+    assert len(os.fsencode(out.name)) <= 255
+    code, _, err = main_run(["decode", inr, "-o", out], capsys)
+    assert code == 0, err
+
+
+@pytest.mark.skipif(not LINUX, reason="pty")
+def test_decode_refuses_a_terminal_as_stdout(tmp_path, small_inr):
+    import pty
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "inrcodec", "decode", "-", "-o", "-"],
+                              input=small_inr, stdout=slave, stderr=subprocess.PIPE,
+                              cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                              timeout=60)
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert proc.returncode != 0 and b"terminal" in proc.stderr
+
+
+@pytest.mark.skipif(not LINUX, reason="FIFOs")
+def test_a_pipe_as_video_input_says_what_it_is(tmp_path, capsys):
+    fifo = tmp_path / "v.y4m"
+    os.mkfifo(fifo)
+    code, _, err = main_run(["encode", fifo, "-o", tmp_path / "v.inr", "--iterations", 1], capsys)
+    line = assert_one_line(code, err, "pipe")
+    assert "empty" not in line
+
+
+def test_a_batch_workers_warning_lands_in_its_row(tmp_path, picture):
+    src, out = tmp_path / "photos", tmp_path / "coded"
+    src.mkdir()
+    iio.imwrite(src / "a.png", picture)
+    r = cli("encode-batch", src, "-o", out, "--time-budget", "0.05", "--workers", 1, "--quiet",
+            cwd=tmp_path, timeout=120)
+    assert r.code == 0 and "Warning" not in r.err, r.err
+    row = read_csv(out / "results.csv")["a.png"]
+    assert row["status"] == "ok" and row["error"].startswith("warning:") and "steps" in row["error"]

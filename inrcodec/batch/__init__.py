@@ -89,7 +89,9 @@ def encode_batch(input_dir, output_dir, *, executor: str = "local", workers: int
             return {**row, "status": "failed", "error": result["error"]}
         data = result.pop("data")
         write_output(job, data)
-        return {**row, "status": "ok", "bytes": len(data), **result}
+        warning = result.pop("warning", None)       # kept in the row: the batch is ok
+        return {**row, "status": "ok", "bytes": len(data), **result,
+                **({"error": f"warning: {warning}"} if warning else {})}
 
     executors.run("encode", todo, prepare, finish, results, {"options": options}, executor,
                   workers, ray_address, gpus_per_task, options.device)

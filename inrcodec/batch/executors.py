@@ -4,7 +4,6 @@ touch the output tree."""
 from __future__ import annotations
 
 import contextlib
-import math
 
 from ..errors import InrcodecError
 from .plan import cpu_count
@@ -14,20 +13,20 @@ RAY_MISSING = 'the ray executor needs Ray: pip install -e ".[cluster]"'
 
 
 def check(executor, workers, ray_address, gpus_per_task):
+    from ..options import GPUS_PER_TASK, WORKERS
+    from ..options import check as in_range
     if executor not in ("local", "ray"):
         raise InrcodecError(f"unknown executor {executor!r} (local or ray)")
-    if workers is not None and (not isinstance(workers, int) or workers < 1):
-        raise InrcodecError(f"--workers must be a positive integer, got {workers}")
+    if workers is not None:
+        in_range("--workers", workers, WORKERS)
+    if gpus_per_task is not None:
+        in_range("--gpus-per-task", gpus_per_task, GPUS_PER_TASK)
     if executor == "ray":
-        import_ray()       # fail before any work if Ray is missing
+        import_ray()        # fail before any work if Ray is missing
     if executor == "local" and ray_address:
         raise InrcodecError("--ray-address needs --executor ray")
-    if gpus_per_task is not None:
-        if executor == "local":
-            raise InrcodecError("--gpus-per-task needs --executor ray")
-        if not (isinstance(gpus_per_task, (int, float)) and math.isfinite(gpus_per_task)
-                and gpus_per_task >= 0):
-            raise InrcodecError(f"--gpus-per-task must be a number >= 0, got {gpus_per_task}")
+    if gpus_per_task is not None and executor == "local":
+        raise InrcodecError("--gpus-per-task needs --executor ray")
 
 
 def run(kind, todo, prepare, finish, results, options, executor, workers, ray_address,

@@ -96,16 +96,13 @@ def plan_jobs(input_dir, output_dir, suffixes, out_suffix: str, what: str, is_vi
 def not_regular(path: Path) -> str | None:
     """Why a path found in the input tree is not read (a pipe, a device, a socket: reading one
     could block the batch or never end), or None for a regular file."""
-    import stat
-    try:
-        mode = os.stat(path).st_mode
-    except OSError as exc:
-        return f"cannot read ({exc.strerror or exc})"
-    if stat.S_ISREG(mode):
+    from ..files import file_kind
+    kind = file_kind(path)
+    if kind == "file":
         return None
-    kind = ("a pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
-            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a file")
-    return f"not a regular file ({kind}); not read"
+    if kind in ("missing", "unreadable"):
+        return f"cannot read ({kind})"
+    return f"not a regular file (a {kind}); not read"
 
 
 def write_output(job: Job, data: bytes) -> None:
@@ -123,13 +120,18 @@ def write_frames(job: Job, pngs: list) -> None:
 
 
 def existing_inr(path: Path):
-    """(bytes, width, height) of a complete, parseable .inr at path; None if absent or corrupt."""
+    """(bytes, width, height) of a complete, parseable image-mode .inr at path (what encode-batch
+    writes); None if absent, corrupt or of another mode (it is encoded again)."""
     from .. import modes
-    if not path.is_file():
+    from ..bitstream import MODE_IMAGE
+    from ..files import read_container
+    if not_regular(path) is not None:
         return None
     try:
-        data = path.read_bytes()
+        data = read_container(path)
         mode, parsed = modes.parse(data)
+        if mode.byte != MODE_IMAGE:
+            return None
         g = mode.geometry(parsed)
     except (OSError, InrcodecError):
         return None
@@ -176,8 +178,9 @@ def existing_frames(directory: Path, src: Path):
     from ..video.frame_writer import FRAME_NAME, frame_name
     if not directory.is_dir():
         return None
+    from ..files import read_container
     try:
-        mode, parsed = modes.parse(src.read_bytes())
+        mode, parsed = modes.parse(read_container(src))
         g = mode.geometry(parsed)
         names = {p.name for p in directory.iterdir() if FRAME_NAME.fullmatch(p.name)}
     except (OSError, InrcodecError):

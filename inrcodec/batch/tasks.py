@@ -19,14 +19,21 @@ def one_line(exc: BaseException) -> str:
 
 
 def encode_task(image, options: dict) -> dict:
-    """options: {"options": EncodeOptions}."""
+    """options: {"options": EncodeOptions}. The encoder's own warnings (a time budget that
+    allowed few steps) come back as "warning", for the row's error cell: a worker prints
+    nothing."""
+    import warnings
     try:
         from ..image.encoder import encode_with_report
-        data, report = encode_with_report(image, options["options"], progress=False)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            data, report = encode_with_report(image, options["options"], progress=False)
     except Exception as exc:
         return {"error": one_line(exc)}
+    notes = [str(w.message) for w in caught if "inrcodec" in (w.filename or "")]
     return {"data": data, "bpp": report["bpp"], "psnr": report["psnr"],
-            "encode_seconds": report["encode_seconds"], "device": report["device"]}
+            "encode_seconds": report["encode_seconds"], "device": report["device"],
+            **({"warning": "; ".join(notes)} if notes else {})}
 
 
 def decode_task(payload, options: dict) -> dict:

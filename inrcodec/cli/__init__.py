@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         from ..memory import retain_freed_memory
         retain_freed_memory()    # a short-lived process whose fits reuse the same activations
         code = _commands()[args.command](args)
-        sys.stdout.flush()       # a closed pipe shows here, not at exit
+        if sys.stdout is not None:
+            sys.stdout.flush()   # a closed pipe shows here, not at exit
         return code
     except BrokenPipeError:      # e.g. `inrcodec info x.inr | head -1`: the reader has all it wants
         _quiet_stdout()

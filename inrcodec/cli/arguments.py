@@ -6,8 +6,8 @@ import math
 import sys
 from fractions import Fraction
 
-from ..options import (ITERATIONS, LMBDA, MAX_PICTURE_SIDE, REC_BPP, SEED, TIME_BUDGET, VIDEO_FPS,
-                       VIDEO_GROUP, Range)
+from ..options import (GPUS_PER_TASK, ITERATIONS, LMBDA, PICTURE_SIDE, REC_BPP, SEED, TIME_BUDGET,
+                       VIDEO_FPS, VIDEO_GROUP, WORKERS, Range)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,6 +42,8 @@ def pixel_count(text: str) -> int:
     try:
         if "x" in t:
             w, h = (int(v) for v in t.split("x"))
+            if w < 1 or h < 1:
+                raise argparse.ArgumentTypeError(f"each side must be >= 1, got {text}")
             value = w * h
         else:
             f = float(t)
@@ -55,17 +57,14 @@ def pixel_count(text: str) -> int:
     return value
 
 
-SIDE = Range(1, MAX_PICTURE_SIDE, integer=True)
-
-
 def size(text: str) -> tuple[int, int]:
     """A picture size WxH (width first, as --max-pixels takes it) -> (width, height)."""
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"size must look like WxH, got {text!r}") from None
-    if w not in SIDE or h not in SIDE:
-        raise argparse.ArgumentTypeError(f"each side must be in {SIDE.text}, got {text}")
+    if w not in PICTURE_SIDE or h not in PICTURE_SIDE:
+        raise argparse.ArgumentTypeError(f"each side must be in {PICTURE_SIDE.text}, got {text}")
     return w, h
 
 
@@ -91,7 +90,7 @@ def _command(sub, name: str, summary: str) -> argparse.ArgumentParser:
     return sub.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".")
 
 
-# Flags that only apply to video input, and the one that picks the still-image mode.
+# Flags that only apply to video input.
 VIDEO_ONLY_FLAGS = ("frames", "start", "group", "fps")
 
 
@@ -119,10 +118,6 @@ def _rec_arguments(parser) -> None:
     g.add_argument("--bpp", type=in_range(REC_BPP), default=None, metavar="BPP",
                    help=f"rec mode: target rate in bits per pixel, in {REC_BPP.text} (instead of "
                         "--lmbda; default: none, --lmbda's default applies)")
-
-
-WORKERS = Range(1, integer=True)
-GPUS_PER_TASK = Range(0)
 
 
 def _executor_arguments(b) -> None:
@@ -225,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--preset", choices=PRESET_CHOICES, default=None,
                     help="one preset, auto as it resolves at --size (default: all)")
     pr.add_argument("--size", type=size, default=None, metavar="WxH",
-                    help=f"picture size WxH, each side {SIDE.text} (default 768x512)")
+                    help=f"picture size WxH, each side {PICTURE_SIDE.text} (default 768x512)")
     pr.add_argument("--video", action="store_true",
                     help="video decoder (the ARM also sees the previous frame)")
     pr.add_argument("--json", action="store_true", help="print JSON instead of a table")

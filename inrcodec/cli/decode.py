@@ -25,18 +25,19 @@ def default_frames_name(inp: str) -> str:
 
 def cmd_decode(args) -> int:
     from .. import modes
-    from ..files import STDIO, read_container, same_file
+    from ..files import STDIO, check_stdout, is_pipe_input, read_container, same_file
     data = read_container(args.input)
     mode = modes.of(data)
     if args.output:
         output = args.output
-    elif args.input == STDIO:
+    elif is_pipe_input(args.input):           # a pipe has no name to derive one from
         output = STDIO
     else:
         output = (default_frames_name(args.input) if mode.kind == "video"
                   else default_decoded_name(args.input))
-    if same_file(output, args.input):
+    if same_file(args.input, output):
         raise InrcodecError("output would overwrite the input")
+    check_stdout(output)
     if mode.kind == "video":
         return _decode_clip(args, mode, data, output)
     return _decode_picture(args, mode, data, output)
@@ -63,11 +64,11 @@ def _decode_picture(args, mode, data: bytes, output: str) -> int:
 
 def _decode_clip(args, mode, data: bytes, output: str) -> int:
     from ..files import STDIO
-    from ..video.frame_writer import FrameWriter, output_kind
+    from ..video.frame_writer import FrameWriter, clip_output_kind
     if output == STDIO:
         raise InrcodecError("a video decodes to a directory of PNG frames, a .y4m or a video "
                             "file: give -o")
-    kind = output_kind(output)
+    kind = clip_output_kind(output)
     parsed = mode.parse(data)
     g = mode.geometry(parsed)
     mode.check_size(parsed, args.max_pixels)          # before the writer creates anything

@@ -53,12 +53,11 @@ _MEDIA_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".avif", ".heic", ".jxl", "
 
 def _output(args, default: Path) -> str:
     """The output path, checked before any work: never the input, writable, not in the way;
-    stdout (-) when asked for, or by default when the input came from stdin."""
-    from ..files import STDIO, check_writable, same_file
-    output = args.output or (STDIO if args.input == STDIO else str(default))
-    if output == STDIO and sys.stdout.isatty():
-        raise InrcodecError("stdout is a terminal: give -o FILE, or redirect stdout (> x.inr)")
-    if same_file(output, args.input):
+    stdout (-) when asked for, or by default when the input is a pipe (it has no name)."""
+    from ..files import STDIO, check_stdout, check_writable, is_pipe_input, same_file
+    output = args.output or (STDIO if is_pipe_input(args.input) else str(default))
+    check_stdout(output)
+    if same_file(args.input, output):
         raise InrcodecError("output would overwrite the input")
     check_writable(output, args.force)
     if Path(output).suffix.lower() in _MEDIA_SUFFIXES:

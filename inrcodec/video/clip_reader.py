@@ -22,7 +22,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .. import image_files
+from .. import files, image_files
 from ..errors import InrcodecError
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".ts",
@@ -53,9 +53,9 @@ def _natural_key(name: str):
 
 
 def frame_files(directory: Path) -> list[Path]:
-    files = [p for p in directory.iterdir()
+    found = [p for p in directory.iterdir()
              if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in FRAME_SUFFIXES]
-    return sorted(files, key=lambda p: _natural_key(p.name))
+    return sorted(found, key=lambda p: _natural_key(p.name))
 
 
 def _check_range(start: int, frames: int | None):
@@ -69,10 +69,14 @@ def open_clip(path: str | os.PathLike, start: int = 0, frames: int | None = None
     """Open a clip for reading frames [start, start + frames) (to the end when frames is None)."""
     _check_range(start, frames)
     p = Path(path)
-    if not p.exists():
+    kind = files.file_kind(p)
+    if kind == "missing":
         raise InrcodecError(f"{path}: no such file or directory")
-    if p.is_dir():
+    if kind == "directory":
         return _open_directory(p, start, frames)
+    if kind != "file":
+        raise InrcodecError(f"{path}: is a {kind}; a video is read from a file (or a directory "
+                            "of frames)")
     if p.stat().st_size == 0:
         raise InrcodecError(f"{path}: file is empty")
     complete = None
@@ -170,13 +174,13 @@ def check_y4m(path: Path, frames: int | None = None) -> int | None:
 
 
 def _open_directory(p: Path, start: int, frames: int | None) -> Clip:
-    files = frame_files(p)
-    if not files:
+    paths = frame_files(p)
+    if not paths:
         raise InrcodecError(f"{p}: no image frames in this directory "
                             f"({', '.join(sorted(FRAME_SUFFIXES))})")
-    if start >= len(files):
-        raise InrcodecError(f"{p}: --start {start} is past the last frame ({len(files)} frames)")
-    chosen = files[start:start + frames if frames else None]
+    if start >= len(paths):
+        raise InrcodecError(f"{p}: --start {start} is past the last frame ({len(paths)} frames)")
+    chosen = paths[start:start + frames if frames else None]
 
     def gen():
         shape = None

@@ -120,7 +120,12 @@ def decode_parsed(parsed: ParsedVideo, max_pixels: int | None = DEFAULT_MAX_PIXE
     from ..limits import ensure_memory
     ensure_memory(h.frames * h.height * h.width * h.channels,
                   f"holding {h.frames} decoded frames of {h.width}x{h.height}")
-    return np.concatenate(list(decode_groups(parsed, max_pixels)))
+    out = np.empty((h.frames, h.height, h.width, h.channels), np.uint8)
+    done = 0
+    for frames in decode_groups(parsed, max_pixels):      # one group at a time, into place
+        out[done:done + len(frames)] = frames
+        done += len(frames)
+    return out
 
 
 def info(parsed: ParsedVideo) -> dict:

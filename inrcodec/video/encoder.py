@@ -30,9 +30,7 @@ from ..options import VIDEO_FPS, VIDEO_GROUP, EncodeOptions, check, plain_int
 from ..pixels import validate_image
 from .decode import SECTION_NAMES, decode_group_latents, frames_from_latents, parse
 from .header import MAX_FRAMES, VideoHeader
-from .layout import DEFAULT_TEMPORAL_CONTEXT, MAX_GROUP
-
-assert (VIDEO_GROUP.low, VIDEO_GROUP.high) == (1, MAX_GROUP)
+from .layout import DEFAULT_TEMPORAL_CONTEXT
 from .fit_model import VideoFitModel
 
 # Video fits with the still-image schedule (3x latent learning rate, gradient clipping), which was

@@ -38,10 +38,13 @@ def rgb_to_yuv444(frame: np.ndarray) -> np.ndarray:
     return np.clip(np.round(np.stack([y, cb, cr])), 0, 255).astype(np.uint8)
 
 
-def output_kind(path: str | os.PathLike) -> str:
+def clip_output_kind(path: str | os.PathLike) -> str:
     """'dir', 'y4m' or 'lossy' from the output path (a path without a suffix is a directory)."""
     p = Path(path)
     suffix = p.suffix.lower()
+    if str(path) == files.STDIO:
+        raise InrcodecError("a video decodes to a directory of PNG frames, a .y4m or a video "
+                            "file: give -o")
     if p.is_dir() or str(path).endswith(("/", os.sep)) or not suffix:
         return "dir"
     if suffix == ".y4m":
@@ -60,7 +63,7 @@ class FrameWriter:
         self.path, self.force = Path(path), force
         self.width, self.height, self.channels, self.fps = width, height, channels, fps
         self.total, self.written = frames, 0
-        self.kind = output_kind(path)
+        self.kind = clip_output_kind(path)
         self._tmp = None
         try:
             if self.kind == "dir":
@@ -148,13 +151,16 @@ class FrameWriter:
                         if m and int(m.group(1)) >= self.written:
                             old.unlink()
                 if self._tmp is not None:
-                    if self.path.exists():
+                    if os.path.lexists(self.path):
                         raise InrcodecError(f"{self.path}: appeared while decoding; not replaced")
                     os.chmod(self._tmp, 0o777 & ~files.current_umask())    # mkdtemp made it private
                     os.rename(self._tmp, self.path)
             else:
-                if self.path.exists() and not self.force:
-                    raise InrcodecError(f"{self.path}: already exists (use --force to overwrite)")
+                if os.path.lexists(self.path) and not self.force:
+                    raise InrcodecError(f"{self.path}: already exists (use --force to replace it)")
+                if files.output_kind(self.path) != "file":    # never replace a device or pipe
+                    raise InrcodecError(f"{self.path}: became a special file while decoding; "
+                                        "not replaced")
                 os.chmod(self._tmp, 0o666 & ~files.current_umask())        # mkstemp made it private
                 os.replace(self._tmp, self.path)
             self._tmp = None

@@ -25,13 +25,14 @@ import numpy as np
 from ..arch import Architecture
 from ..errors import InrcodecError
 from ..model.latents import PAD, LatentLayout, TorchPositions
+from ..options import VIDEO_GROUP
 
 TEMPORAL_RADIUS = 2             # previous-frame neighbours come from a 5x5 window (<= PAD)
 MAX_TEMPORAL_CONTEXT = (2 * TEMPORAL_RADIUS + 1) ** 2
 DEFAULT_TEMPORAL_CONTEXT = 25   # the co-located 5x5 neighbourhood: it follows motion of up to
                                 # 2 latents per frame (tried 0 / 9 / 25 on 8-frame clips at equal
                                 # fitting steps: 25 had the lowest RD cost on both clips tried)
-MAX_GROUP = 64
+MAX_GROUP = int(VIDEO_GROUP.high)     # frames a group holds (options.py states it)
 
 
 def temporal_offsets(n: int) -> list[tuple[int, int]]:
