@@ -8,6 +8,7 @@ float modules (with weights rebuilt from their integers).
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -108,15 +109,24 @@ def decode_latent_values(parsed: ParsedFile):
     layout = LatentLayout(h.arch, h.height, h.width)
     check_latent_section(layout.n_latents, parsed.sections["latents"], f"a {h.width}x{h.height} image")
     modules, int_arm = load_networks(h, parsed.sections, dithered=h.dithered)
-    try:
+    with latent_errors("", f"a {h.width}x{h.height} image"):
         values = coder.decode_latent_values(layout, int_arm, parsed.sections["latents"], h.dithered)
-    except InrcodecError as exc:         # the compiled decoder's verdicts on the data
-        raise InrcodecError(f"corrupt latent section ({exc})") from None
-    except Exception as exc:             # anything else is not the file's fault
-        if is_memory_error(exc):
-            raise out_of_memory(f"decoding the latents of a {h.width}x{h.height} image") from None
-        raise
     return layout, modules, values
+
+
+@contextmanager
+def latent_errors(where: str, what: str):
+    """Around a latent decode: the decoders' verdicts on the data are a corrupt section (`where`
+    says which), an allocation failure is out of memory while decoding `what`, and anything
+    else is not the file's fault and passes unchanged."""
+    try:
+        yield
+    except InrcodecError as exc:
+        raise InrcodecError(f"corrupt latent section{where} ({exc})") from None
+    except Exception as exc:
+        if is_memory_error(exc):
+            raise out_of_memory(f"decoding the latents of {what}") from None
+        raise
 
 
 def decode_latent_buffer(parsed: ParsedFile):

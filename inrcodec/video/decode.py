@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .. import bitstream
-from ..image.decode import check_latent_section, load_networks, to_uint8
+from ..image.decode import check_latent_section, latent_errors, load_networks, to_uint8
 from ..entropy import coder, engine
 from ..errors import InrcodecError
 from ..limits import (DEFAULT_MAX_PIXELS, check_decode, image_decode_bytes, is_memory_error,
@@ -78,14 +78,8 @@ def decode_group_latents(header: VideoHeader, g: int, sections: dict[str, bytes]
         if is_memory_error(exc):
             raise out_of_memory(f"decoding the networks of group {g}") from None
         raise InrcodecError(f"corrupt networks in group {g} ({exc})") from None
-    try:
+    with latent_errors(f" in group {g}", f"group {g}"):
         buffer = coder.decode_latents(layout, int_arm, sections["latents"])
-    except InrcodecError as exc:         # the compiled decoder's verdicts on the data
-        raise InrcodecError(f"corrupt latent section in group {g} ({exc})") from None
-    except Exception as exc:             # anything else is not the file's fault
-        if is_memory_error(exc):
-            raise out_of_memory(f"decoding the latents of group {g}") from None
-        raise
     return layout, modules, buffer
 
 
