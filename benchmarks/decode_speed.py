@@ -58,23 +58,20 @@ def _timed(fn, clock=time.perf_counter) -> float:
 
 def reference_image(data: bytes):
     """The decode by definition: latents by coder.decode_latents_reference (numpy + constriction),
-    gathered through pos_idx, then the same networks."""
-    import torch
-    from inrcodec.image.decode import load_networks, parse, to_uint8
+    then the fixed-point render in numpy (model/fixed_point.py without its numba loops)."""
+    from inrcodec.image.decode import load_networks, parse
     from inrcodec.entropy import coder
     from inrcodec.entropy.dither import latent_dither
+    from inrcodec.model import fixed_point
     from inrcodec.model.latents import LatentLayout
-    from inrcodec.model.render import render_values
     parsed = parse(data)
     h = parsed.header
     layout = LatentLayout(h.arch, h.height, h.width)
-    modules, arm = load_networks(h, parsed.sections, dithered=h.dithered)
+    networks, arm, _ = load_networks(h, parsed.sections, dithered=h.dithered)
     dither = latent_dither(layout.valid_mask()) if h.dithered else None
     symbols = coder.decode_latents_reference(layout, arm, parsed.sections["latents"], dither)
     values = symbols if dither is None else symbols + dither
-    with torch.no_grad():
-        return to_uint8(render_values(layout, modules["upsampling"], modules["synthesis"],
-                                      torch.from_numpy(values[layout.pos_idx]).float()))
+    return fixed_point.render(layout, networks, values.astype("float64"), compiled=False)
 
 
 def worker(path: str, repeats: int, load_only: bool) -> None:
@@ -82,8 +79,6 @@ def worker(path: str, repeats: int, load_only: bool) -> None:
     loading the compiled one, warm decodes with it, stage split, matmul reference, and the
     reference decoder's image; JSON on stdout."""
     start = time.perf_counter()
-    import torch
-    torch.set_num_threads(1)
     import numpy as np
     import inrcodec
     from inrcodec.entropy import engine
@@ -104,7 +99,7 @@ def worker(path: str, repeats: int, load_only: bool) -> None:
     total = min(_timed(lambda: inrcodec.decode(data)) for _ in range(repeats))
     cpu = min(_timed(lambda: inrcodec.decode(data), time.process_time) for _ in range(repeats))
     latents = min(_timed(lambda: decode_latent_values(parse(data))) for _ in range(repeats))
-    _, arm = load_networks(h, parse(data).sections, dithered=h.dithered)
+    _, arm, _ = load_networks(h, parse(data).sections, dithered=h.dithered)
     arm_weights = arm.packed()[0]
     stages = stage_seconds(data, repeats)
     mpp = macs_per_pixel(h.arch, h.height, h.width, h.channels)
@@ -167,22 +162,21 @@ def measure_against(checkout: Path, path: Path, repeats: int) -> dict:
 def stage_seconds(data: bytes, repeats: int) -> dict:
     """Best-of-repeats times of the render's stages, each on the previous stage's output: latent
     grids out of the buffer, upsampling (compiled where the decoder has loaded numba, as decode
-    does), synthesis (+ clamp to uint8)."""
-    import torch
-    from inrcodec.image.decode import decode_latent_values, parse, to_uint8
+    does), synthesis (+ rounding to uint8), all in fixed point (model/fixed_point.py)."""
+    from inrcodec.image.decode import decode_latent_values, parse
     from inrcodec.entropy import engine
-    layout, modules, values = decode_latent_values(parse(data))
-    buffer = torch.from_numpy(values)
+    from inrcodec.model import fixed_point as fp
+    layout, networks, values = decode_latent_values(parse(data))
     compiled = engine.compiled_loaded()
-    with torch.no_grad():
-        grids = layout.grids_from_buffer(buffer)
-        upsampled = modules["upsampling"](grids, compiled=compiled)
-        return {
-            "grid_seconds": min(_timed(lambda: layout.grids_from_buffer(buffer)) for _ in range(repeats)),
-            "upsampling_seconds": min(_timed(lambda: modules["upsampling"](grids, compiled=compiled))
-                                      for _ in range(repeats)),
-            "synthesis_seconds": min(_timed(lambda: to_uint8(modules["synthesis"](upsampled)))
-                                     for _ in range(repeats))}
+    grids = fp.fixed_grids(layout, values)
+    planes = fp.upsample(grids, networks.half_kernel, networks.taps, compiled)
+    return {
+        "grid_seconds": min(_timed(lambda: fp.fixed_grids(layout, values)) for _ in range(repeats)),
+        "upsampling_seconds": min(_timed(lambda: fp.upsample(grids, networks.half_kernel,
+                                                             networks.taps, compiled))
+                                  for _ in range(repeats)),
+        "synthesis_seconds": min(_timed(lambda: fp.pixels_of(planes, networks, compiled))
+                                 for _ in range(repeats))}
 
 
 def measure(path: Path, repeats: int) -> dict:

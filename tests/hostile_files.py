@@ -15,33 +15,27 @@ from inrcodec.entropy import coder
 from inrcodec.entropy.dither import latent_dither
 from inrcodec.image.header import ImageHeader
 from inrcodec.model.latents import LatentLayout
-from inrcodec.model.params import MODULE_NAMES, build_modules, grouped_parameters
+from inrcodec.model.coded import coded_groups, coded_shapes
 
 
 def _zero_networks(arch: Architecture, channels: int, arm_inputs: int | None = None):
-    """(quant, ints, modules): every weight 0 at step index 0 (step 1.0), except the ARM's last
-    bias, which sets log-scale -4 (the smallest scale): each zero latent then costs ~1e-5 bits."""
-    modules = build_modules(arch, channels, arm_inputs)
-    quant, ints = {}, {}
-    for name in MODULE_NAMES:
-        for g, params in grouped_parameters(modules[name]).items():
-            quant[(name, g)] = (0, 0)
-            for pname, p in params:
-                ints[(name, pname)] = np.zeros(tuple(p.shape), np.int64)
-    last = f"layers.{len(modules['arm'].layers) - 1}.bias"
-    ints[("arm", last)][1] = -4
-    return quant, ints, modules
+    """(quant, ints): every weight 0 at step index 0 (step 1.0), except the ARM's last bias,
+    which sets log-scale -4 (the smallest scale): each zero latent then costs ~1e-5 bits."""
+    quant = {(name, g): (0, 0) for name, groups in coded_groups(arch).items() for g, _ in groups}
+    ints = {key: np.zeros(shape, np.int64)
+            for key, shape in coded_shapes(arch, channels, arm_inputs).items()}
+    ints[("arm", f"layers.{len(arch.arm_hidden)}.bias")][1] = -4
+    return quant, ints
 
 
 def _sections(arch, channels, layout, dither=None, arm_inputs=None):
-    quant, ints, modules = _zero_networks(arch, channels, arm_inputs)
+    quant, ints = _zero_networks(arch, channels, arm_inputs)
     sections = []
-    for name in MODULE_NAMES:
-        payload = [(np.concatenate([ints[(name, p)].ravel() for p, _ in params]) if params
-                    else np.zeros(0, np.int64), quant[(name, g)][1])
-                   for g, params in grouped_parameters(modules[name]).items()]
+    for name, groups in coded_groups(arch).items():
+        payload = [(np.concatenate([ints[(name, t)].ravel() for t in tensors]) if tensors
+                    else np.zeros(0, np.int64), quant[(name, g)][1]) for g, tensors in groups]
         sections.append(coder.encode_weight_groups(payload))
-    arm = int_arm_from(modules["arm"], quant, ints, dither is not None)
+    arm = int_arm_from(arch, quant, ints, dither is not None)
     sections.append(coder.encode_latents(layout, arm, np.zeros(layout.buffer_size, np.int64), dither))
     return quant, sections
 

@@ -101,6 +101,7 @@ from inrcodec.errors import InrcodecError
 def vm(field):
     return int([l for l in open("/proc/self/status") if l.startswith(field)][0].split()[1]) * 1024
 inrcodec.decode(open({warm!r}, "rb").read())         # lazy libraries loaded before the limit
+import torch                                         # (the rec decoder's)
 limit = vm("VmSize") + (512 << 20)
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 rss = vm("VmRSS")
@@ -230,7 +231,7 @@ def test_memory_errors_are_reported_as_such(monkeypatch, tmp_path, capsys):
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:121] DefaultCPUAllocator: can't "
                            "allocate memory: you tried to allocate 9000000000 bytes.")
 
-    monkeypatch.setattr(dec, "render", torch_no_memory)
+    monkeypatch.setattr(dec.fixed_point, "render", torch_no_memory)
     with pytest.raises(InrcodecError, match="out of memory while decoding a 24x20 image"):
         inrcodec.decode(data)
 

@@ -83,7 +83,7 @@ def test_latent_section_matches_ideal_code_length(uq_encoded):
     parsed = parse(data)
     from inrcodec.image.decode import load_networks
     layout, _, symbols, _ = decode_latent_buffer(parsed)
-    _, int_arm = load_networks(parsed.header, parsed.sections, dithered=True)
+    _, int_arm, _ = load_networks(parsed.header, parsed.sections, dithered=True)
     ideal = latent_bits(layout, int_arm, symbols, latent_dither(layout.valid_mask())) / 8
     coded = len(parsed.sections["latents"])
     assert abs(coded - ideal) <= 4 + 0.01 * ideal
@@ -155,7 +155,7 @@ def test_chunked_code_length_equals_the_whole_batch_definition(uq_encoded, dithe
     _, data, _ = uq_encoded
     parsed = parse(data)
     layout, _, symbols, _ = decode_latent_buffer(parsed)
-    _, int_arm = load_networks(parsed.header, parsed.sections, dithered=dithered)
+    _, int_arm, _ = load_networks(parsed.header, parsed.sections, dithered=dithered)
     dither = latent_dither(layout.valid_mask()) if dithered else None
     mu, k = latent_parameters(layout, int_arm, symbols, dither)
     loc = mu / 2.0 ** MU_BITS - (0 if dither is None else dither[layout.pos_idx])

@@ -224,24 +224,16 @@ def test_matrix_upsampling_equals_polyphase(taps, size):
 
 
 @pytest.mark.parametrize("taps", [4, 8])
-@pytest.mark.parametrize("channels,size", [(1, (1, 1)), (1, (5, 3)), (2, (37, 53)), (1, (70, 301))])
-def test_compiled_upsampling_gives_the_torch_decoders_values_bit_for_bit(taps, channels, size):
-    """The decoder's two upsampling forms, torch and numba (once the compiled latent decoder is
-    loaded), agree bit for bit, so an image does not depend on which one ran; and the torch
-    form's sums are the polyphase product's up to float32 rounding."""
-    torch.manual_seed(taps + size[0])
+def test_polyphase_sums_are_the_product_form(taps):
+    """The no-autograd form's term-by-term sums agree with the polyphase product up to float32
+    rounding."""
+    torch.manual_seed(taps)
     up = Upsampling(taps)
     with torch.no_grad():
         up.half_kernel.add_(0.1 * torch.randn(taps // 2))
-    h, w = size
-    grids = [3 * torch.randn(channels, -(-h // 2 ** k), -(-w // 2 ** k)) for k in range(7)]
-    with torch.no_grad():
-        torch_form = up(grids)
-        compiled = up(grids, compiled=True)
-        assert torch_form.shape == compiled.shape == (1, 7 * channels, h, w)
-        assert torch.equal(torch_form, compiled)
+        g = 3 * torch.randn(1, 19, 37)
         pad = taps // 4
-        xp = replicate_pad(grids[1].unsqueeze(1), pad)
+        xp = replicate_pad(g.unsqueeze(1), pad)
         a = xp.shape[-1] - 2 * pad
         sums = up._up_axis_sums(xp, up.kernel(), a, dim=3)
         product = up._up_axis(xp, up.kernel(), a, dim=3)

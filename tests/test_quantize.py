@@ -43,7 +43,7 @@ def _real_cost(model, target, lmbda, quant, ints, buffer):
     from inrcodec.image.encoder import _pack
     from inrcodec.image.header import ImageHeader
     header = ImageHeader(model.height, model.width, 3, model.arch, "low", quant)
-    data = _pack(header, ints, buffer, model.layout, model.network, None)
+    data = _pack(header, ints, buffer, model.layout, None)
     out = decode(data).astype(np.float64) / 255.0
     ref = target[0].permute(1, 2, 0).numpy().astype(np.float64)
     return float(np.mean((out - ref) ** 2)) + lmbda * 8 * len(data) / (model.height * model.width)

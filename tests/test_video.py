@@ -215,21 +215,20 @@ def test_fitted_arm_uses_the_previous_frame(encoded):
     parsed = parse(encoded[0].read_bytes())
     h = parsed.header
     layout, _, buf = decode_group_latents(h, 0, parsed.groups[0])
-    _, int_arm = load_networks(h.group_view(0), parsed.groups[0], arm_inputs=len(layout.deltas))
+    _, int_arm, ints = load_networks(h.group_view(0), parsed.groups[0],
+                                     arm_inputs=len(layout.deltas))
     assert int_arm.layers[0][0].shape[0] == h.arch.arm_context + DEFAULT_TEMPORAL_CONTEXT
     assert h.temporal_context == DEFAULT_TEMPORAL_CONTEXT
     bits = latent_bits(layout, int_arm, buf)
-    modules, _ = load_networks(h.group_view(0), parsed.groups[0], arm_inputs=len(layout.deltas))
     # rebuild the integer ARM with the temporal input columns of layer 0 set to zero
-    from inrcodec.entropy.weights import quantize
     bs = h.quant[0][("arm", "bias")][0]
     layers = []
-    for k, lin in enumerate(modules["arm"].layers):
+    for k in range(len(h.arch.arm_hidden) + 1):
         ws = h.quant[0][("arm", f"layers.{k}.weight")][0]
-        w = quantize(lin.weight.detach().numpy(), ws)
+        w = ints[("arm", f"layers.{k}.weight")].copy()
         if k == 0:
             w[:, h.arch.arm_context:] = 0
-        layers.append(IntLayer(w, quantize(lin.bias.detach().numpy(), bs), ws, bs))
+        layers.append(IntLayer(w, ints[("arm", f"layers.{k}.bias")], ws, bs))
     assert latent_bits(layout, IntArm(layers), buf) != bits
 
 

@@ -4,7 +4,7 @@ produces (tests/test_compiled.py); this module is the one place that chooses bet
 
     uses_compiled(n_latents)   what an "auto" decode of that many latents runs
     load_compiled()            load the loop now (a long-lived process that decodes many files)
-    compiled_loaded()          whether it is loaded: the render then uses its upsampling loop too
+    compiled_loaded()          whether it is loaded: the fixed-point render then uses its loops too
     compiled_for(engine, n)    the compiled module a decode should use, or None for the reference
     set_loaded(flag)           make "auto" behave as in a process that has (not) loaded the loop
                                (tests and long fuzz runs; the loop itself stays in memory)
@@ -37,7 +37,7 @@ def _compiled_module():
         return None
     try:
         from . import compiled
-        from ..model import upsampling_compiled  # noqa: F401  (the render's loop, same numba)
+        from ..model import fixed_point_compiled  # noqa: F401  (the render's loops, same numba)
     except Exception as exc:
         _unavailable = f"{type(exc).__name__}: {exc}"
         warnings.warn(f"the compiled latent decoder cannot be loaded here "
@@ -65,8 +65,11 @@ def load_compiled() -> bool:
     compiled.decode_ordered(np.zeros(0, np.uint32), np.zeros(1), np.zeros(0, np.int64),
                             np.zeros(1, np.int64), np.zeros(0, np.int64), False, np.zeros(1),
                             np.zeros(1), np.array([1, 1], np.int64))
-    from ..model.upsampling_compiled import up2
-    up2(np.zeros((1, 1, 1), np.float32), np.zeros((2, 4), np.float32), np.zeros((1, 1, 1), np.float32))
+    from ..model import fixed_point_compiled as fixed
+    taps, one = np.zeros((2, 4)), np.zeros((1, 1, 1))
+    fixed.up2_rows(one, taps, 1.0, 1.0, 1)
+    fixed.up2_cols(one, taps, 1.0, 1.0, 1)
+    fixed.residual3x3(one, np.zeros((1, 1, 3, 3)), 1.0, np.zeros(1), 1.0)
     _loaded = True
     return True
 

@@ -1,22 +1,25 @@
 """Choose a quantization step per coded group (each weight tensor; each module's biases) on the real
 RD cost.
 
-Synthesis and upsampling steps are scored by rendering with the quantized weights (via
-torch.func.functional_call, no module mutation); ARM steps by the exact code length of the latents
-under the integer ARM that the decoder will run. Each group's weights are charged their Laplace
-code length at the best scale index.
+Synthesis and upsampling steps are scored by rendering through the decoder's own fixed-point path
+(model/fixed_point.py) with the candidate integers: the distortion of each candidate is that of
+the decoded file. Groups not decided yet sit at their finest step that holds them (close to the
+float weights). ARM steps are scored by the exact code length of the latents under the integer ARM
+that the decoder will run. Each group's weights are charged their Laplace code length at the best
+scale index.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
-from torch.func import functional_call
 from tqdm.auto import tqdm
 
-from ..image.decode import int_arm_from
+from ..entropy import engine
 from ..entropy.coder import LatentCodeLength
-from ..entropy.laplace import WEIGHT_SCALES, best_weight_scale_index, laplace_bits_np
-from ..entropy.weights import N_STEPS, dequantize, quantize
+from ..entropy.laplace import WEIGHT_MAX, WEIGHT_SCALES, best_weight_scale_index, laplace_bits_np
+from ..entropy.weights import N_STEPS, quantize, step_value
+from ..image.decode import int_arm_from
+from ..model import fixed_point
 from ..model.params import grouped_parameters
 from .model import FitModel
 
@@ -62,6 +65,16 @@ def _split(flat: np.ndarray, params) -> dict[str, np.ndarray]:
     return out
 
 
+def fine_step(flat: np.ndarray) -> int:
+    """The finest step whose integers still hold these weights (|w| / step <= WEIGHT_MAX): what a
+    group not decided yet is rendered with, close to its float weights."""
+    biggest = float(np.abs(flat).max(initial=0.0))
+    for s in range(N_STEPS - 1, -1, -1):
+        if biggest <= WEIGHT_MAX * step_value(s):
+            return s
+    return 0
+
+
 def _search(cost_of) -> int:
     coarse = {s: cost_of(s) for s in COARSE}
     best = min(coarse, key=coarse.get)
@@ -73,44 +86,52 @@ def _search(cost_of) -> int:
 @torch.no_grad()
 def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float, progress: bool = False,
                  rdoq: bool = False):
-    """Returns (quant {(module, group): (step, scale)}, ints {(module, param name): int array}).
-    progress: a bar over the groups searched (seconds each on a large image). rdoq: after each
-    group's step is chosen, nudge its integers towards zero on the real RD cost
-    (_nudge_towards_zero; one evaluation per non-zero weight)."""
+    """Returns (quant {(module, group): (step, scale)}, ints {(module, param name): int array},
+    the latent symbol buffer). progress: a bar over the groups searched (seconds each on a large
+    image). rdoq: after each group's step is chosen, nudge its integers towards zero on the real
+    RD cost (_nudge_towards_zero; one evaluation per non-zero weight)."""
     n_pixels = model.n_pixels
-    device = target.device
     y_int = model.integer_latents()
     buffer_np = y_int.cpu().numpy()
-    # the synthesis' input in pos_idx order, gathered once for every candidate's render
-    values = model.latent_values(y_int).index_select(0, model.pos_rows[0])
+    values = model.latent_values(y_int).cpu().double().numpy()       # what the decoder renders
     dither = None if model.dither is None else model.dither.cpu().double().numpy()
+    compiled = engine.load_compiled()     # the render's loops (numba), where they load
+    # the decoded pixels are compared with the picture's own 8-bit values
+    frames = target.cpu().permute(0, 2, 3, 1).numpy()
+    reference = np.round(frames * 255.0).astype(np.float64)
+    reference = reference[0] if reference.shape[0] == 1 and not hasattr(model.layout, "frames") \
+        else reference
     quant, ints = {}, {}
-    overrides: dict[str, dict[str, torch.Tensor]] = {"upsampling": {}, "synthesis": {}}
 
-    # The synthesis steps are searched first, under the float upsampling: its output is then the
-    # same for every candidate, so it is computed once (a render upsamples once; about a third
-    # of a render's time; the synthesis does not write to its input) and dropped after them
-    float_upsampled = []
+    def mse_of(pixels: np.ndarray) -> float:
+        return float(np.mean((pixels.astype(np.float64) - reference) ** 2)) / 255.0 ** 2
 
-    def mse_with(name: str, extra: dict[str, torch.Tensor]) -> float:
-        params = {**overrides[name], **extra}
-        other = "synthesis" if name == "upsampling" else "upsampling"
+    # every upsampling and synthesis group starts at its finest step, then is decided in turn
+    for name in ("synthesis", "upsampling"):
+        for g, params in grouped_parameters(model.network(name)).items():
+            flat = _flat(params)
+            step = fine_step(flat) if params else 0
+            quant[(name, g)] = (step, 0)
+            ints.update({(name, pname): v for pname, v in _split(quantize(flat, step), params).items()})
 
-        def call(module_name, module):
-            p = params if module_name == name else overrides[other]
-            return lambda x: functional_call(module, p, (x,), strict=False)
-        upsampling = call("upsampling", model.upsampling)
-        if name == "synthesis" and not overrides["upsampling"]:
-            def upsampling(x, run=upsampling):
-                if not float_upsampled:
-                    float_upsampled.append(run(x))
-                return float_upsampled[0]
-        image = model.render_values(upsampling, call("synthesis", model.synthesis), values)
-        return torch.mean((image - target) ** 2).item()
+    def networks() -> fixed_point.FixedNetworks:
+        return fixed_point.FixedNetworks.from_coded(model.arch, ints, quant)
 
-    def tensors_of(params, q_flat, step):
-        return {pname: torch.from_numpy(dequantize(q, step)).to(p.dtype).to(device)
-                for (pname, q), (_, p) in zip(_split(q_flat, params).items(), params)}
+    # The synthesis steps are searched first, under the provisional upsampling: its output is then
+    # the same for every candidate, so it is computed once
+    planes = fixed_point.planes_of(model.layout, networks(), values, compiled=compiled)
+
+    def cost_of_ints(name, g, params, q, step):
+        saved = {k: ints[k] for k in ints if k[0] == name}, quant[(name, g)]
+        ints.update({(name, pname): v for pname, v in _split(q, params).items()})
+        quant[(name, g)] = (step, 0)
+        nets = networks()
+        here = planes if name == "synthesis" else \
+            fixed_point.planes_of(model.layout, nets, values, compiled=compiled)
+        distortion = mse_of(fixed_point.pixels_of(here, nets, compiled=compiled))
+        ints.update(saved[0])
+        quant[(name, g)] = saved[1]
+        return distortion + lmbda * group_bits(q)[0] / n_pixels
 
     searched = len(grouped_parameters(model.arm)) + sum(
         bool(params) for name in ("synthesis", "upsampling")
@@ -124,18 +145,15 @@ def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float, progress: 
                 continue
             flat = _flat(params)
 
-            def cost_of_ints(q, step, params=params, name=name):
-                bits, _ = group_bits(q)
-                return mse_with(name, tensors_of(params, q, step)) + lmbda * bits / n_pixels
-            step = _search(lambda s: cost_of_ints(quantize(flat, s), s))
+            def cost(q, step, name=name, g=g, params=params):
+                return cost_of_ints(name, g, params, q, step)
+            step = _search(lambda s: cost(quantize(flat, s), s))
             q = quantize(flat, step)
             if rdoq:
-                q = _nudge_towards_zero(q, lambda q, step=step: cost_of_ints(q, step))
+                q = _nudge_towards_zero(q, lambda q, step=step: cost(q, step))
             bar.update(1)
-            overrides[name].update(tensors_of(params, q, step))
-            quant[(name, g)] = (step, group_bits(q)[1])
             ints.update({(name, pname): v for pname, v in _split(q, params).items()})
-        float_upsampled.clear()
+            quant[(name, g)] = (step, group_bits(q)[1])
 
     arm_groups = grouped_parameters(model.arm)
     arm_flat = {g: _flat(params) for g, params in arm_groups.items()}
@@ -149,7 +167,7 @@ def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float, progress: 
         q = {g: fixed[g] if g in fixed else quantize(arm_flat[g], s) for g, s in steps.items()}
         ints_now = {("arm", pname): v for g, params in arm_groups.items()
                     for pname, v in _split(q[g], params).items()}
-        int_arm = int_arm_from(model.arm, {("arm", g): (s, 0) for g, s in steps.items()},
+        int_arm = int_arm_from(model.arch, {("arm", g): (s, 0) for g, s in steps.items()},
                                ints_now, dither is not None)
         bits = code_length(int_arm)
         bits += sum(group_bits(v)[0] for v in q.values())

@@ -1,9 +1,9 @@
-"""The image mode's decode path (CPU): bitstream -> integer ARM -> latents -> float synthesis ->
-uint8 image. Video decodes each group of frames with the same pieces (load_networks,
-check_latent_section, to_uint8).
+"""The image mode's decode path (CPU): bitstream -> integer weights -> integer ARM -> latents ->
+fixed-point upsampling and synthesis (model/fixed_point.py) -> uint8 image. Video decodes each
+group of frames with the same pieces (load_networks, check_latent_section, latent_errors).
 
-Imports nothing from fit/: decoding needs only the container, the entropy layer and the model's
-float modules (with weights rebuilt from their integers).
+Imports neither torch nor anything from fit/: every decoded byte follows from the file in
+integer (or exact float64-integer) arithmetic, the same on every machine.
 """
 from __future__ import annotations
 
@@ -11,20 +11,18 @@ import math
 from contextlib import contextmanager
 
 import numpy as np
-import torch
 
 from .. import bitstream
 from ..entropy import coder, engine
 from ..entropy.int_arm import IntArm, IntLayer
-from ..entropy.weights import dequantize
 from ..entropy.laplace import LATENT_MAX
 from ..errors import InrcodecError
-from .header import ImageHeader
 from ..limits import (DEFAULT_MAX_PIXELS, check_picture_decode, image_decode_bytes,
                       is_memory_error, memory_errors_reported, out_of_memory)
+from ..model import fixed_point
+from ..model.coded import BIAS_GROUP, MODULE_NAMES, coded_groups, coded_shapes
 from ..model.latents import LatentLayout
-from ..model.params import BIAS_GROUP, MODULE_NAMES, build_modules, grouped_parameters
-from ..model.render import render
+from .header import ImageHeader
 
 SECTION_NAMES = (*MODULE_NAMES, "latents")
 
@@ -49,19 +47,19 @@ def parse(data: bytes) -> ParsedFile:
                                     SECTION_NAMES)
 
 
-def load_networks(header: ImageHeader, sections: dict[str, bytes], arm_inputs: int | None = None,
+def load_networks(header, sections: dict[str, bytes], arm_inputs: int | None = None,
                   dithered: bool = False):
-    """Decode every module's integer weights; return (float modules, integer ARM).
+    """Decode every module's integer weights: (fixed-point networks, integer ARM, the integers
+    {(module, tensor name): array of its shape}).
 
     `header` needs .arch, .channels and .quant (video passes one group's view); arm_inputs is
-    the ARM's context size when it is not arch.arm_context (video); dithered: the ARM will see
+    the ARM's context size when it is not arch.arm_inputs (video); dithered: the ARM will see
     dithered latents (--latent-coding uq)."""
-    modules = build_modules(header.arch, header.channels, arm_inputs)
-    int_groups = {}
-    for name in MODULE_NAMES:
-        groups = grouped_parameters(modules[name])
-        specs = [((sum(p.numel() for _, p in params),), header.quant[(name, g)][1])
-                 for g, params in groups.items()]
+    shapes = coded_shapes(header.arch, header.channels, arm_inputs)
+    ints = {}
+    for name, groups in coded_groups(header.arch).items():
+        specs = [((sum(int(np.prod(shapes[(name, t)])) for t in tensors),),
+                  header.quant[(name, g)][1]) for g, tensors in groups]
         try:
             decoded = coder.decode_weight_groups(sections[name], specs)
         except InrcodecError:
@@ -70,25 +68,23 @@ def load_networks(header: ImageHeader, sections: dict[str, bytes], arm_inputs: i
             if is_memory_error(exc):
                 raise out_of_memory(f"decoding the {name} weights") from None
             raise InrcodecError(f"corrupt {name} section ({exc})") from None
-        for (g, params), flat in zip(groups.items(), decoded):
-            step = header.quant[(name, g)][0]
+        for (g, tensors), flat in zip(groups, decoded):
             offset = 0
-            for pname, p in params:
-                ints = flat[offset:offset + p.numel()].reshape(p.shape)
-                offset += p.numel()
-                int_groups[(name, pname)] = ints
-                with torch.no_grad():
-                    p.copy_(torch.from_numpy(dequantize(ints, step)).to(p.dtype))
-    return modules, int_arm_from(modules["arm"], header.quant, int_groups, dithered)
+            for t in tensors:
+                n = int(np.prod(shapes[(name, t)]))
+                ints[(name, t)] = flat[offset:offset + n].reshape(shapes[(name, t)])
+                offset += n
+    networks = fixed_point.FixedNetworks.from_coded(header.arch, ints, header.quant)
+    return networks, int_arm_from(header.arch, header.quant, ints, dithered), ints
 
 
-def int_arm_from(arm, quant: dict, int_groups, dithered: bool = False) -> IntArm:
+def int_arm_from(arch, quant: dict, int_groups, dithered: bool = False) -> IntArm:
     """The fixed-point ARM from its integer weights {("arm", name): ints} and their steps
     (quant[("arm", group)][0]: one per weight tensor, one for all biases); the encoder codes with
     it, the decoder decodes with it."""
     bs = quant[("arm", BIAS_GROUP)][0]
     layers = []
-    for k in range(len(arm.layers)):
+    for k in range(len(arch.arm_hidden) + 1):
         weight = f"layers.{k}.weight"
         layers.append(IntLayer(int_groups[("arm", weight)], int_groups[("arm", f"layers.{k}.bias")],
                                quant[("arm", weight)][0], bs))
@@ -104,14 +100,15 @@ def check_latent_section(n_latents: int, section: bytes, what: str) -> None:
 
 
 def decode_latent_values(parsed: ParsedFile):
-    """(layout, float modules, float64 latent buffer: the symbols, plus the dither if any)."""
+    """(layout, fixed-point networks, float64 latent buffer: the symbols, plus the dither if
+    any)."""
     h = parsed.header
     layout = LatentLayout(h.arch, h.height, h.width)
     check_latent_section(layout.n_latents, parsed.sections["latents"], f"a {h.width}x{h.height} image")
-    modules, int_arm = load_networks(h, parsed.sections, dithered=h.dithered)
+    networks, int_arm, _ = load_networks(h, parsed.sections, dithered=h.dithered)
     with latent_errors("", f"a {h.width}x{h.height} image"):
         values = coder.decode_latent_values(layout, int_arm, parsed.sections["latents"], h.dithered)
-    return layout, modules, values
+    return layout, networks, values
 
 
 @contextmanager
@@ -130,15 +127,10 @@ def latent_errors(where: str, what: str):
 
 
 def decode_latent_buffer(parsed: ParsedFile):
-    """(layout, float modules, int64 symbols, float64 latent values: symbols + dither, if any)."""
-    layout, modules, values = decode_latent_values(parsed)
-    return layout, modules, coder.symbols_of(values, parsed.header.dithered), values
-
-
-def to_uint8(image: torch.Tensor) -> np.ndarray:
-    """[1, C, H, W] float in [0, 1] -> [H, W, C] uint8."""
-    x = (image[0].clamp(0, 1) * 255).round().to(torch.uint8)
-    return x.permute(1, 2, 0).contiguous().numpy()
+    """(layout, fixed-point networks, int64 symbols, float64 latent values: symbols + dither, if
+    any)."""
+    layout, networks, values = decode_latent_values(parsed)
+    return layout, networks, coder.symbols_of(values, parsed.header.dithered), values
 
 
 def decode_memory(header: ImageHeader) -> int:
@@ -153,7 +145,6 @@ def check_size(header: ImageHeader, max_pixels: int | None = DEFAULT_MAX_PIXELS)
     return check_picture_decode(header.width, header.height, decode_memory(header), max_pixels)
 
 
-@torch.no_grad()
 def decode(data: bytes, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Bytes of an image-mode .inr file -> uint8 image [H, W, C] (C = 1 or 3).
 
@@ -162,15 +153,12 @@ def decode(data: bytes, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.nd
     return decode_parsed(parse(data), max_pixels)
 
 
-@torch.no_grad()
 def decode_parsed(parsed: ParsedFile, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     need = check_size(parsed.header, max_pixels)
     h = parsed.header
     with memory_errors_reported(f"decoding a {h.width}x{h.height} image", need):
-        layout, modules, values = decode_latent_values(parsed)
-        image = render(layout, modules["upsampling"], modules["synthesis"], torch.from_numpy(values),
-                       compiled=engine.compiled_loaded())
-        return to_uint8(image)
+        layout, networks, values = decode_latent_values(parsed)
+        return fixed_point.render(layout, networks, values, compiled=engine.compiled_loaded())
 
 
 def info(parsed: ParsedFile) -> dict:

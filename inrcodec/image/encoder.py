@@ -15,34 +15,34 @@ from ..fit.device import resolve_device
 from ..fit.model import FitModel
 from ..fit.quantize import choose_steps
 from ..fit.train import DEFAULT_SCHEDULE, Schedule, fit
-from ..model.params import MODULE_NAMES, grouped_parameters
-from ..model.render import render
+from ..model import fixed_point
+from ..model.coded import coded_groups
 from ..options import EncodeOptions
 from ..pixels import validate_image
-from .decode import SECTION_NAMES, decode_latent_buffer, int_arm_from, parse, to_uint8
+from .decode import SECTION_NAMES, decode_latent_buffer, int_arm_from, parse
 from .header import LATENT_CODINGS, ImageHeader
 
 
-def _pack(header: ImageHeader, ints: dict, buffer: np.ndarray, layout, modules_from,
+def _pack(header: ImageHeader, ints: dict, buffer: np.ndarray, layout,
           dither: np.ndarray | None) -> bytes:
-    sections = coded_sections(header.quant, ints, buffer, layout, modules_from, dither)
+    sections = coded_sections(header.quant, ints, buffer, layout, dither)
     return bitstream.pack(bitstream.MODE_IMAGE, header.to_bytes(), sections)
 
 
-def coded_sections(quant: dict, ints: dict, buffer: np.ndarray, layout, modules_from,
+def coded_sections(quant: dict, ints: dict, buffer: np.ndarray, layout,
                    dither: np.ndarray | None = None) -> list[bytes]:
-    """The ARM, upsampling, synthesis and latent sections (video codes one such set per group).
-    dither: the shared latent dither under --latent-coding uq (entropy/dither.py), else None."""
+    """The ARM, upsampling, synthesis and latent sections (video codes one such set per group),
+    the weights in the format's order (model/coded.py). dither: the shared latent dither under
+    --latent-coding uq (entropy/dither.py), else None."""
     sections = []
-    for name in MODULE_NAMES:
-        groups = grouped_parameters(modules_from(name))
+    for name, groups in coded_groups(layout.arch).items():
         payload = []
-        for g, params in groups.items():
-            flat = [ints[(name, pname)].ravel() for pname, _ in params]
+        for g, tensors in groups:
+            flat = [ints[(name, t)].ravel() for t in tensors]
             arr = np.concatenate(flat) if flat else np.zeros(0, np.int64)
             payload.append((arr, quant[(name, g)][1]))
         sections.append(coder.encode_weight_groups(payload))
-    int_arm = int_arm_from(modules_from("arm"), quant, ints, dither is not None)
+    int_arm = int_arm_from(layout.arch, quant, ints, dither is not None)
     sections.append(coder.encode_latents(layout, int_arm, buffer, dither))
     return sections
 
@@ -85,16 +85,14 @@ def encode_with_report(image: np.ndarray, options: EncodeOptions | None = None, 
                                        rdoq=schedule.weight_rdoq)
     header = ImageHeader(h, w, c, arch, preset, quant, latent_coding)
     dither = None if model.dither is None else model.dither.double().numpy()
-    data = _pack(header, ints, buffer, model.layout, model.network, dither)
+    data = _pack(header, ints, buffer, model.layout, dither)
 
     # Verify: the file must decode to exactly the latents we coded, then measure the real result.
     parsed = parse(data)
-    layout, modules, decoded, values = decode_latent_buffer(parsed)
+    layout, networks, decoded, values = decode_latent_buffer(parsed)
     if not np.array_equal(decoded, buffer):
         raise InrcodecError("internal: latents did not survive the round trip (please report)")
-    with torch.no_grad():
-        out = to_uint8(render(layout, modules["upsampling"], modules["synthesis"],
-                              torch.from_numpy(values)))
+    out = fixed_point.render(layout, networks, values)
     mse = np.mean((out.astype(np.float64) - image.astype(np.float64)) ** 2)
     report = {
         "bytes": len(data),

@@ -8,7 +8,7 @@ from ..bitstream import MAX_PIXELS, MAX_SIDE, Reader, write_varint
 from ..entropy.laplace import WEIGHT_SCALES
 from ..entropy.weights import N_STEPS
 from ..errors import InrcodecError
-from ..model.params import group_names
+from ..model.coded import group_names
 
 LATENT_CODINGS = ("round", "uq")   # how latents become symbols: rounding, or universal quantization
 

@@ -216,6 +216,22 @@ class LatentLayout(TorchPositions):
             levels.append(out)
         return levels
 
+    def grids_from_buffer_np(self, buffer: np.ndarray) -> list[np.ndarray]:
+        """grids_from_buffer in numpy: per level, a float64 [channels, h, w] copy of the latents
+        of a flat buffer, tile by tile."""
+        c = self.arch.latent_channels
+        levels = []
+        for level in range(self.arch.n_levels):
+            h, w = self.grid_shapes[level * c]
+            out = np.empty((c, h, w), np.float64)
+            for ch in range(c):
+                for b in self.blocks[level * c + ch]:
+                    tile = np.lib.stride_tricks.as_strided(
+                        buffer[b.first():], (b.h, b.w), (b.stride * buffer.itemsize, buffer.itemsize))
+                    out[ch, b.row0:b.row0 + b.h, b.col0:b.col0 + b.w] = tile
+            levels.append(out)
+        return levels
+
     @cached_property
     def ctx_idx(self) -> np.ndarray:
         """[n_latents, arm_inputs] flat indices of each latent's ARM inputs: its causal

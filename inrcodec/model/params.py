@@ -8,17 +8,13 @@ share one group: their own steps would cost more header than they save.
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 from torch import nn
 
 from ..arch import Architecture
 from .arm import Arm
+from .coded import BIAS_GROUP, MODULE_NAMES, coded_groups, group_names  # noqa: F401  (re-exported)
 from .synthesis import Synthesis
 from .upsampling import Upsampling
-
-MODULE_NAMES = ("arm", "upsampling", "synthesis")
-BIAS_GROUP = "bias"
 
 
 def build_modules(arch: Architecture, channels: int,
@@ -39,35 +35,3 @@ def grouped_parameters(module: nn.Module) -> dict[str, list[tuple[str, nn.Parame
             groups[name] = [(name, p)]
     groups[BIAS_GROUP] = biases
     return groups
-
-
-def coded_groups(arch: Architecture) -> dict[str, list[tuple[str, list[str]]]]:
-    """The format's table of coded weight groups (docs/format.md): for each module, in
-    MODULE_NAMES order, its groups in coding order as (group name, [tensor names]). Each weight
-    tensor is a group of its own; the module's biases follow as one group, "bias". Written out
-    from the architecture, not read off the modules: tests/test_format.py checks that the
-    modules' parameters (grouped_parameters) are exactly these, in this order."""
-    arm = len(arch.arm_hidden) + 1
-    pointwise = len(arch.synthesis_hidden) + 1
-    residual = arch.synthesis_residual
-    return {
-        "arm": [*((f"layers.{k}.weight", [f"layers.{k}.weight"]) for k in range(arm)),
-                (BIAS_GROUP, [f"layers.{k}.bias" for k in range(arm)])],
-        "upsampling": [("half_kernel", ["half_kernel"]), (BIAS_GROUP, [])],
-        "synthesis": [*((f"pointwise.{k}.weight", [f"pointwise.{k}.weight"]) for k in range(pointwise)),
-                      *((f"residual.{k}.weight", [f"residual.{k}.weight"]) for k in range(residual)),
-                      (BIAS_GROUP, [*(f"pointwise.{k}.bias" for k in range(pointwise)),
-                                    *(f"residual.{k}.bias" for k in range(residual))])],
-    }
-
-
-def group_names(arch: Architecture) -> dict[str, list[str]]:
-    """Every module's coded groups, in coding order: what a header stores steps for (the
-    format's table, coded_groups)."""
-    return {m: list(names) for m, names in _group_names(arch)}
-
-
-@lru_cache(maxsize=64)
-def _group_names(arch: Architecture) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    # cached: a video header reads one set of steps per group of frames (up to 2^18 groups)
-    return tuple((m, tuple(g for g, _ in groups)) for m, groups in coded_groups(arch).items())

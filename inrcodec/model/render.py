@@ -1,5 +1,7 @@
-"""Latent buffer -> image: gather the latents, view them as grids, upsample, synthesise. Shared
-by fit and decode."""
+"""Latent buffer -> float image with the torch modules: gather the latents, view them as grids,
+upsample, synthesise. The fit's forward (render_values), and the float form of the decoder that
+tests/test_complexity.py counts multiplies on (render); the decoder itself renders in fixed point
+(model/fixed_point.py)."""
 from __future__ import annotations
 
 import torch
@@ -12,9 +14,7 @@ def render_values(layout: LatentLayout, upsampling, synthesis, values: torch.Ten
     return synthesis(upsampling(layout.grids_from_values(values)))
 
 
-def render(layout: LatentLayout, upsampling, synthesis, buffer: torch.Tensor,
-           compiled: bool = False) -> torch.Tensor:
-    """Float image [1, C, H, W] (unclamped) from a flat latent buffer (the decoder's: any float
-    dtype, no autograd). compiled: upsample with the numba loop (same values; numba loaded)."""
-    grids = layout.grids_from_buffer(buffer)
-    return synthesis(upsampling(grids, compiled=True) if compiled else upsampling(grids))
+def render(layout: LatentLayout, upsampling, synthesis, buffer: torch.Tensor) -> torch.Tensor:
+    """Float image [1, C, H, W] (unclamped) from a flat latent buffer (any float dtype, no
+    autograd)."""
+    return synthesis(upsampling(layout.grids_from_buffer(buffer)))

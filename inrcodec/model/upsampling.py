@@ -6,7 +6,6 @@ crop to the next grid's size (odd sizes are fine), stack that grid on top, repea
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -70,8 +69,7 @@ class Upsampling(nn.Module):
         phase, then an interleave. On CPU this is ~3x faster (forward + backward) than the
         1-channel conv_transpose2d it replaces, which oneDNN runs poorly for such thin maps;
         `reference_up2` is that definition (tests/test_model.py checks they agree). Without
-        autograd (decoding) the same sums are written out term by term (_up_axis_sums), the
-        decoder's bit-exact definition."""
+        autograd the same sums are written out term by term (_up_axis_sums)."""
         pad = self.taps // 4
         x = replicate_pad(x, pad)
         up_axis = self._up_axis if torch.is_grad_enabled() else self._up_axis_sums
@@ -85,11 +83,9 @@ class Upsampling(nn.Module):
         return torch.stack([reversed_taps[r::2][:self.taps // 2] for r in (0, 1)])
 
     def _up_axis_sums(self, xp: torch.Tensor, kernel: torch.Tensor, a: int, dim: int) -> torch.Tensor:
-        """_up_axis without autograd, as the decoder defines it: each output sample is
-        ((x0 * k0 + x1 * k1) + x2 * k2) + x3 * k3, every product and sum rounded (the value
-        the [1, 4] @ [4, n] product of _up_axis gives with the BLAS measured here, but fixed,
-        so that upsampling_compiled.py computes it too, on any machine). Written into the
-        interleaved output's phases directly: no stack of shifted copies."""
+        """_up_axis without autograd: each output sample is ((x0 * k0 + x1 * k1) + x2 * k2) +
+        x3 * k3, written into the interleaved output's phases directly (no stack of shifted
+        copies; faster for the fit's renders without autograd)."""
         half = self.taps // 2
         shape = list(xp.shape)
         shape[dim] = 2 * a
@@ -149,39 +145,15 @@ class Upsampling(nn.Module):
             planes.append(mh @ g @ mw.T)
         return torch.cat(planes).unsqueeze(0)
 
-    def forward_compiled(self, grids: list[torch.Tensor]) -> torch.Tensor:
-        """forward() without autograd, each x2 step in upsampling_compiled.py (same values)."""
-        from .upsampling_compiled import up2
-        taps = self.phase_taps(self.kernel().detach()).numpy().astype(np.float32)
-        c, height, width = grids[0].shape
-        for finer, coarser in zip(grids[:-1], grids[1:]):     # the loop trusts these sizes
-            if (coarser.dtype != torch.float32 or finer.shape[0] != c or coarser.shape[0] != c
-                    or not (0 < finer.shape[1] <= 2 * coarser.shape[1])
-                    or not (0 < finer.shape[2] <= 2 * coarser.shape[2])):
-                raise ValueError("forward_compiled: grids are not a float32 x2 pyramid")
-        out = np.empty((len(grids) * c, height, width), np.float32)
-        out[:c] = grids[0].numpy()
-        x = grids[-1].numpy()
-        for k in range(len(grids) - 2, -1, -1):
-            h, w = grids[k].shape[-2:]
-            # the last step writes straight into the output, behind the finest grid
-            up = out[c:] if k == 0 else np.empty((x.shape[0], h, w), np.float32)
-            up2(np.ascontiguousarray(x, np.float32), taps, up)
-            if k:
-                x = np.concatenate([grids[k].numpy(), up])
-        return torch.from_numpy(out).unsqueeze(0)
-
-    def forward(self, grids: list[torch.Tensor], compiled: bool = False) -> torch.Tensor:
+    def forward(self, grids: list[torch.Tensor]) -> torch.Tensor:
         """grids: per level [C, h_l, w_l], finest first. Returns [1, levels*C, H, W].
 
         Under autograd (fitting) the matrix form, which is faster forward + backward; without
-        it (decoding) the polyphase form, whose MACs are the ones `complexity` reports, in
-        torch or, compiled=True (numba loaded, CPU), in upsampling_compiled.py."""
+        it the polyphase form, whose MACs are the ones `complexity` reports. The decoder's own
+        definition is the fixed-point form of model/fixed_point.py."""
         if (torch.is_grad_enabled() and len(grids) > 1
                 and max(grids[0].shape[-2:]) <= self.MATRIX_MAX_SIDE):
             return self.forward_matrices(grids)
-        if compiled and not torch.is_grad_enabled() and len(grids) > 1:
-            return self.forward_compiled(grids)
         kernel = self.kernel()
         x = grids[-1].unsqueeze(1)
         for g in reversed(grids[:-1]):

@@ -7,17 +7,17 @@ from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
-import torch
 
 from .. import bitstream
-from ..image.decode import check_latent_section, latent_errors, load_networks, to_uint8
+from ..image.decode import check_latent_section, latent_errors, load_networks
 from ..entropy import coder, engine
 from ..errors import InrcodecError
 from ..limits import (DEFAULT_MAX_PIXELS, check_decode, image_decode_bytes, is_memory_error,
                       memory_errors_reported, out_of_memory)
-from ..model.params import MODULE_NAMES
+from ..model import fixed_point
+from ..model.coded import MODULE_NAMES
 from .header import SECTIONS_PER_GROUP, VideoHeader
-from .layout import VideoLayout, render_frames
+from .layout import VideoLayout
 
 SECTION_NAMES = (*MODULE_NAMES, "latents")
 
@@ -65,13 +65,13 @@ def check_size(header: VideoHeader, max_pixels: int | None = DEFAULT_MAX_PIXELS)
 
 
 def decode_group_latents(header: VideoHeader, g: int, sections: dict[str, bytes]):
-    """(layout, float modules, integer latent buffer) of group g."""
+    """(layout, fixed-point networks, integer latent buffer) of group g."""
     layout = group_layout(header, g)
     check_latent_section(layout.n_latents, sections["latents"],
                          f"group {g} ({header.group_frames(g)} frames of {header.width}x{header.height})")
     try:
-        modules, int_arm = load_networks(header.group_view(g), sections,
-                                         arm_inputs=len(layout.deltas))
+        networks, int_arm, _ = load_networks(header.group_view(g), sections,
+                                             arm_inputs=len(layout.deltas))
     except InrcodecError as exc:
         raise InrcodecError(f"group {g}: {exc}") from None
     except Exception as exc:     # e.g. weights outside the exact fixed-point range
@@ -80,15 +80,13 @@ def decode_group_latents(header: VideoHeader, g: int, sections: dict[str, bytes]
         raise InrcodecError(f"corrupt networks in group {g} ({exc})") from None
     with latent_errors(f" in group {g}", f"group {g}"):
         buffer = coder.decode_latents(layout, int_arm, sections["latents"])
-    return layout, modules, buffer
+    return layout, networks, buffer
 
 
-@torch.no_grad()
-def frames_from_latents(layout: VideoLayout, modules, buffer: np.ndarray) -> np.ndarray:
-    """uint8 [T, H, W, C] frames of one group from its decoded latents."""
-    out = render_frames(layout, modules["upsampling"], modules["synthesis"],
-                        torch.from_numpy(buffer).to(torch.float32), compiled=engine.compiled_loaded())
-    return np.stack([to_uint8(out[t:t + 1]) for t in range(out.shape[0])])
+def frames_from_latents(layout: VideoLayout, networks, buffer: np.ndarray) -> np.ndarray:
+    """uint8 [T, H, W, C] frames of one group from its decoded latents (fixed point)."""
+    return fixed_point.render(layout, networks, buffer.astype(np.float64),
+                              compiled=engine.compiled_loaded())
 
 
 def decode_groups(parsed: ParsedVideo,
@@ -112,6 +110,7 @@ def decode(data: bytes, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.nd
 def decode_parsed(parsed: ParsedVideo, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     h = parsed.header
     from ..limits import ensure_memory
+    check_size(h, max_pixels)          # a group's decode first: the larger need, said first
     ensure_memory(h.frames * h.height * h.width * h.channels,
                   f"holding {h.frames} decoded frames of {h.width}x{h.height}")
     out = np.empty((h.frames, h.height, h.width, h.channels), np.uint8)

@@ -146,7 +146,7 @@ def encode_video_with_report(frames: Iterable[np.ndarray], fps=DEFAULT_FPS,
         model = model.cpu()
         quant, ints, buffer = choose_steps(model, target.cpu(), lmbda, progress=progress,
                                            rdoq=VIDEO_SCHEDULE.weight_rdoq)
-        group_sections = coded_sections(quant, ints, buffer, model.layout, model.network)
+        group_sections = coded_sections(quant, ints, buffer, model.layout)
 
         # Verify through the decoder's own path, then measure the real decoded frames.
         probe = VideoHeader(h, w, c, t, fps, t, arch, preset, temporal_context, [quant])

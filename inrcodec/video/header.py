@@ -17,7 +17,7 @@ from ..bitstream import Reader, write_varint
 from ..errors import InrcodecError
 from ..bitstream import MAX_PIXELS, MAX_SIDE
 from ..image.header import quant_fields, read_quant
-from ..model.params import MODULE_NAMES
+from ..model.coded import MODULE_NAMES
 from .layout import MAX_GROUP, MAX_TEMPORAL_CONTEXT
 
 MAX_FRAMES = 1 << 20

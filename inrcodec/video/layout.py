@@ -138,19 +138,13 @@ class VideoLayout(TorchPositions):
         return out
 
 
-def render_frames(layout: VideoLayout, upsampling, synthesis, buffer, compiled: bool = False):
-    """Float frames [T, C, H, W] (unclamped) from a group's flat latent buffer (the decoder's;
-    compiled: upsample with the numba loop, same values)."""
-    return render_frame_values(layout, upsampling, synthesis,
-                               buffer.index_select(0, layout.torch_pos_idx(buffer.device)), compiled)
-
-
-def render_frame_values(layout: VideoLayout, upsampling, synthesis, values, compiled: bool = False):
-    """The same from the latents in pos_idx order. The upsampling runs once on every frame's
-    grids; the synthesis once on the batch of frames."""
+def render_frame_values(layout: VideoLayout, upsampling, synthesis, values):
+    """Float frames [T, C, H, W] (unclamped) from a group's latents in pos_idx order (the fit's
+    forward). The upsampling runs once on every frame's grids; the synthesis once on the batch of
+    frames."""
     grids = layout.grids_from_values(values)
     # [1, levels * T * c, H, W]; the fit passes functions of the grids alone as `upsampling`
-    planes = upsampling(grids, compiled=True) if compiled else upsampling(grids)
+    planes = upsampling(grids)
     levels, t, c = layout.arch.n_levels, layout.frames, layout.arch.latent_channels
     h, w = layout.height, layout.width
     planes = planes.reshape(levels, t, c, h, w).transpose(0, 1).reshape(t, levels * c, h, w)

@@ -1,0 +1,126 @@
+"""The decoder's fixed-point upsampling and synthesis (inrcodec/model/fixed_point.py): the numba
+loops give the numpy definition's values bit for bit, the arithmetic stays exact at the bounds,
+the decoded bytes do not depend on the thread count, the picture is the float model's to within
+a level, and decoding imports no torch."""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inrcodec.model import fixed_point as fp
+from inrcodec.model import fixed_point_compiled as nb
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = ROOT / "tests" / "golden"
+
+
+@pytest.mark.parametrize("taps", [4, 8])
+@pytest.mark.parametrize("n,a,b,h,w", [(1, 1, 1, 1, 1), (1, 1, 1, 2, 2), (2, 5, 7, 9, 13),
+                                       (3, 9, 4, 17, 8), (1, 33, 49, 65, 97)])
+def test_compiled_upsampling_is_the_numpy_definition(taps, n, a, b, h, w):
+    rng = np.random.default_rng(a * 100 + b + taps)
+    x = np.floor(rng.uniform(-fp.ACTIVATION_LIMIT, fp.ACTIVATION_LIMIT, (n, a, b)) / 64)
+    half = rng.integers(-32767, 32768, taps // 2).astype(np.float64) * 5
+    phase = np.ascontiguousarray(fp.phase_taps(half, taps))
+    inv_q = 2.0 ** -16
+    ref = fp.up2_axis(fp.up2_axis(x, phase, inv_q, w, axis=2), phase, inv_q, h, axis=1)
+    got = nb.up2_cols(nb.up2_rows(x, phase, inv_q, fp.ACTIVATION_LIMIT, w), phase, inv_q,
+                      fp.ACTIVATION_LIMIT, h)
+    assert got.shape == (n, h, w)
+    np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("c,h,w", [(1, 1, 1), (3, 2, 5), (3, 17, 11), (1, 64, 3)])
+def test_compiled_residual_layer_is_the_numpy_definition(c, h, w):
+    rng = np.random.default_rng(c * 1000 + h * 10 + w)
+    x = np.floor(rng.uniform(-fp.ACTIVATION_LIMIT, fp.ACTIVATION_LIMIT, (c, h, w)))
+    layer = fp.FixedMap(rng.integers(-32767, 32768, (c, c, 3, 3)).astype(np.float64) * 8,
+                        2.0 ** -16, np.floor(rng.uniform(-2 ** 20, 2 ** 20, c)))
+    ref = fp.residual3x3(x, layer)
+    got = nb.residual3x3(x, layer.weight, layer.inv_q, layer.bias, fp.ACTIVATION_LIMIT)
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_sums_at_the_bounds_are_exact():
+    """Largest activations times largest weights over the widest fan-in: the float64 sum is the
+    exact integer sum (Python ints), whatever the order."""
+    rng = np.random.default_rng(5)
+    n = fp.MAX_FAN_IN
+    x = rng.choice([-fp.ACTIVATION_LIMIT, fp.ACTIVATION_LIMIT], (n, 64))
+    w = rng.choice([-32767 * 8.0, 32767 * 8.0], (3, n))
+    exact = [[sum(int(w[o, i]) * int(x[i, j]) for i in range(n)) for j in range(64)]
+             for o in range(3)]
+    assert (w @ x == np.array(exact, dtype=np.float64)).all()
+    assert (w[:, ::-1] @ x[::-1] == w @ x).all()
+    assert max(abs(v) for row in exact for v in row) < 2 ** 53
+
+
+def test_rounding_is_half_up_and_clamped():
+    s = np.array([-3.0, -2.0, -1.0, 1.0, 2.0, 3.0, 2.0 ** 60, -2.0 ** 60])
+    out = fp._round_shift(s.copy(), 0.5)
+    np.testing.assert_array_equal(out, [-1, -1, 0, 1, 1, 2, fp.ACTIVATION_LIMIT, -fp.ACTIVATION_LIMIT])
+
+
+def test_output_bytes_round_and_clamp():
+    one = fp.ONE
+    x = np.array([[[-one, 0.0, one / 255 / 2, one / 2, one, 2 * one]]])
+    np.testing.assert_array_equal(fp.to_uint8(x)[0, :, 0], [0, 0, 1, 128, 255, 255])
+
+
+def test_the_fixed_picture_is_the_float_models_within_a_level(encoded):
+    """The decoded (fixed-point) picture against the fit's float render of the same integers:
+    at most one level apart, almost everywhere equal (integerization costs ~nothing)."""
+    import torch
+    import inrcodec
+    from inrcodec.image.decode import decode_latent_buffer, parse
+    from inrcodec.entropy.weights import dequantize
+    from inrcodec.model.params import build_modules, grouped_parameters
+    from inrcodec.model.render import render
+    from inrcodec.image.decode import load_networks
+    image, data, _ = encoded
+    parsed = parse(data)
+    h = parsed.header
+    layout, _, _, values = decode_latent_buffer(parsed)
+    _, _, ints = load_networks(h, parsed.sections, dithered=h.dithered)
+    modules = build_modules(h.arch, h.channels)
+    with torch.no_grad():
+        for name in ("upsampling", "synthesis"):
+            for g, params in grouped_parameters(modules[name]).items():
+                for pname, p in params:
+                    p.copy_(torch.from_numpy(dequantize(ints[(name, pname)], h.quant[(name, g)][0])))
+        float_image = render(layout, modules["upsampling"], modules["synthesis"],
+                             torch.from_numpy(values))[0].clamp(0, 1).mul(255).round()
+    fixed = inrcodec.decode(data).astype(np.float64)
+    diff = np.abs(fixed - float_image.permute(1, 2, 0).numpy())
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.01
+
+
+def _decoded_hash(path: Path, env: dict) -> str:
+    code = ("import hashlib, sys, inrcodec; "
+            "d = inrcodec.decode(open(sys.argv[1], 'rb').read()); "
+            "print(hashlib.sha256(d.tobytes()).hexdigest(), 'torch' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(ROOT), **env}, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split()
+
+
+@pytest.mark.parametrize("mode", ["image", "video"])
+def test_decoded_bytes_do_not_depend_on_threads_nor_import_torch(mode):
+    from inrcodec.bitstream import FORMAT_VERSION
+    path = GOLDEN / f"v{FORMAT_VERSION}_{mode}.inr"
+    one = _decoded_hash(path, {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
+    two = _decoded_hash(path, {"OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"})
+    assert one == two
+    assert one[1] == "False", "decoding imported torch"
+    data = path.read_bytes()
+    import inrcodec
+    from inrcodec.entropy import engine
+    engine.set_loaded(True)          # numba's loops in this process: the same bytes
+    assert hashlib.sha256(inrcodec.decode(data).tobytes()).hexdigest() == one[0]
