@@ -124,3 +124,27 @@ def test_decoded_bytes_do_not_depend_on_threads_nor_import_torch(mode):
     from inrcodec.entropy import engine
     engine.set_loaded(True)          # numba's loops in this process: the same bytes
     assert hashlib.sha256(inrcodec.decode(data).tobytes()).hexdigest() == one[0]
+
+
+def test_without_torch_decode_works_and_encode_says_what_is_missing(tmp_path):
+    """A decode-only install (no PyTorch): decode, info and the Pillow plugin work; encode is a
+    one-line error that names what is missing. (torch made unimportable in a fresh process.)"""
+    from inrcodec.bitstream import FORMAT_VERSION
+    block = tmp_path / "sitecustomize.py"
+    block.write_text("import sys\nsys.modules['torch'] = None\n")
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    golden = GOLDEN / f"v{FORMAT_VERSION}_image.inr"
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "inrcodec", *map(str, args)],
+                              capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    r = cli("decode", golden, "-o", tmp_path / "x.png")
+    assert r.returncode == 0, r.stderr
+    assert cli("info", golden).returncode == 0
+    assert cli("decode", GOLDEN / f"v{FORMAT_VERSION}_video.inr", "-o", tmp_path / "v").returncode == 0
+    r = cli("encode", tmp_path / "x.png", "-o", tmp_path / "y.inr", "--iterations", 1)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "needs PyTorch" in r.stderr, r.stderr
+    r = subprocess.run([sys.executable, "-c", "import inrcodec.pillow_plugin; from PIL import Image;"
+                        f"print(Image.open({str(golden)!r}).size)"], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "(40, 32)", r.stderr

@@ -20,6 +20,8 @@ def _report(rows, output_dir, verb: str, quiet: bool) -> int:
 
 def cmd_encode_batch(args) -> int:
     from ..batch import encode_batch
+    from .encode import _require_torch
+    _require_torch()
     from ..options import EncodeOptions
     options = EncodeOptions.build(lmbda=args.lmbda, preset=args.preset, iterations=args.iterations,
                                   time_budget=args.time_budget, device=args.device, seed=args.seed)

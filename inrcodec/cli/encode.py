@@ -79,9 +79,18 @@ def _finish(args, output: str, data: bytes, report: dict, line: str) -> int:
     return 0
 
 
+def _require_torch() -> None:
+    """Encoding fits a network with PyTorch; a decode-only install has none."""
+    import importlib.util
+    if importlib.util.find_spec("torch") is None:
+        raise InrcodecError("encoding needs PyTorch, which this install lacks (decoding does not): "
+                            "pip install torch, or pip install 'inrcodec[encode]'")
+
+
 def cmd_encode(args) -> int:
     from ..video.clip_reader import is_video_input
     _check_mode_flags(args)
+    _require_torch()
     if is_video_input(args.input):
         if args.mode == "rec":
             raise InrcodecError("--mode rec codes still images only")
