@@ -31,7 +31,7 @@ def test_compiled_upsampling_is_the_numpy_definition(taps, n, a, b, h, w):
     inv_q = 2.0 ** -16
     ref = fp.up2_axis(fp.up2_axis(x, phase, inv_q, w, axis=2), phase, inv_q, h, axis=1)
     got = nb.up2_cols(nb.up2_rows(x, phase, inv_q, fp.ACTIVATION_LIMIT, w), phase, inv_q,
-                      fp.ACTIVATION_LIMIT, h)
+                      fp.ACTIVATION_LIMIT, np.empty((n, h, w)))
     assert got.shape == (n, h, w)
     np.testing.assert_array_equal(got, ref)
 
@@ -44,6 +44,21 @@ def test_compiled_residual_layer_is_the_numpy_definition(c, h, w):
                         2.0 ** -16, np.floor(rng.uniform(-2 ** 20, 2 ** 20, c)))
     ref = fp.residual3x3(x, layer)
     got = nb.residual3x3(x, layer.weight, layer.inv_q, layer.bias, fp.ACTIVATION_LIMIT)
+    np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("widths", [(7, 24, 3), (12, 8, 8, 1), (3, 3)])
+def test_compiled_pointwise_layers_are_the_numpy_definition(widths):
+    rng = np.random.default_rng(sum(widths))
+    n = 1000
+    x = np.floor(rng.uniform(-2 ** 22, 2 ** 22, (widths[0], n)))
+    layers = [fp.FixedMap(rng.integers(-32767, 32768, (b, a)).astype(np.float64) * 6,
+                          2.0 ** -rng.integers(3, 17), np.floor(rng.uniform(-2 ** 20, 2 ** 20, b)))
+              for a, b in zip(widths[:-1], widths[1:])]
+    layers[0].weight[:, 0] = 0.0                      # zero weights are skipped: same values
+    ref = fp.pointwise(x, layers)
+    networks = fp.FixedNetworks(None, 8, layers, [])
+    got = nb.pointwise_layers(x, *networks.packed_pointwise(), fp.ACTIVATION_LIMIT)
     np.testing.assert_array_equal(got, ref)
 
 

@@ -68,7 +68,9 @@ def load_compiled() -> bool:
     from ..model import fixed_point_compiled as fixed
     taps, one = np.zeros((2, 4)), np.zeros((1, 1, 1))
     fixed.up2_rows(one, taps, 1.0, 1.0, 1)
-    fixed.up2_cols(one, taps, 1.0, 1.0, 1)
+    fixed.up2_cols(one, taps, 1.0, 1.0, np.zeros((1, 1, 1)))
+    fixed.pointwise_layers(np.zeros((1, 1)), np.zeros(1), np.ones(1), np.zeros(1),
+                           np.array([1, 1], np.int64), 1.0)
     fixed.residual3x3(one, np.zeros((1, 1, 3, 3)), 1.0, np.zeros(1), 1.0)
     _loaded = True
     return True

@@ -105,18 +105,27 @@ def upsample(grids: list[np.ndarray], half_kernel: FixedMap, taps: int,
     coarsest grid upsampled x2, the next grid stacked on top, upsampled again, ...
     compiled: each step in fixed_point_compiled.py (numba; the same values)."""
     phase = np.ascontiguousarray(phase_taps(half_kernel.weight, taps))
+    if len(grids) == 1:
+        return grids[0].copy()
+    c = grids[0].shape[0]
+    height, width = grids[0].shape[-2:]
+    out = np.empty((len(grids) * c, height, width), np.float64)   # the last step writes here
+    out[:c] = grids[0]
     x = grids[-1]
-    for g in reversed(grids[:-1]):
+    for k in range(len(grids) - 2, -1, -1):
+        g = grids[k]
         h, w = g.shape[-2:]
+        dst = out[c:] if k == 0 else np.empty((x.shape[0], h, w), np.float64)
         if compiled:
             from . import fixed_point_compiled as nb
-            x = nb.up2_rows(np.ascontiguousarray(x), phase, half_kernel.inv_q, ACTIVATION_LIMIT, w)
-            x = nb.up2_cols(x, phase, half_kernel.inv_q, ACTIVATION_LIMIT, h)
+            rows = nb.up2_rows(np.ascontiguousarray(x), phase, half_kernel.inv_q, ACTIVATION_LIMIT, w)
+            nb.up2_cols(rows, phase, half_kernel.inv_q, ACTIVATION_LIMIT, dst)
         else:
-            x = up2_axis(x, phase, half_kernel.inv_q, w, axis=2)
-            x = up2_axis(x, phase, half_kernel.inv_q, h, axis=1)
-        x = np.concatenate([g, x])
-    return x
+            dst[...] = up2_axis(up2_axis(x, phase, half_kernel.inv_q, w, axis=2), phase,
+                                half_kernel.inv_q, h, axis=1)
+        if k:
+            x = np.concatenate([g, dst])
+    return out
 
 
 # ------------------------------------------------------------------------------------- synthesis
@@ -195,6 +204,16 @@ class FixedNetworks:
                            quant[("upsampling", "half_kernel")][0])
         return cls(half, arch.upsampling_taps, pointwise, residual)
 
+    def packed_pointwise(self):
+        """(weights, 2^-q per layer, biases, widths) of the 1x1 layers, flat, for the compiled
+        loop (fixed_point_compiled.pointwise_layers)."""
+        layers = self.pointwise
+        weights = np.concatenate([layer.weight.ravel() for layer in layers])
+        biases = np.concatenate([layer.bias for layer in layers])
+        widths = np.array([layers[0].weight.shape[1], *(layer.weight.shape[0] for layer in layers)],
+                          np.int64)
+        return weights, np.array([layer.inv_q for layer in layers]), biases, widths
+
 
 def fixed_grids(layout, buffer: np.ndarray) -> list[np.ndarray]:
     """Per level, fixed-point [C, h, w] grids of a float64 latent buffer (symbols, or symbols plus
@@ -203,9 +222,14 @@ def fixed_grids(layout, buffer: np.ndarray) -> list[np.ndarray]:
 
 
 def synthesise(planes: np.ndarray, networks: FixedNetworks, compiled: bool = False) -> np.ndarray:
-    """Fixed-point [planes, H, W] -> [C, H, W] (compiled: the 3x3 layers in numba)."""
+    """Fixed-point [planes, H, W] -> [C, H, W] (compiled: the layers in numba)."""
     p, h, w = planes.shape
-    x = pointwise(planes.reshape(p, h * w), networks.pointwise).reshape(-1, h, w)
+    flat = planes.reshape(p, h * w)
+    if compiled:
+        from . import fixed_point_compiled as nb
+        x = nb.pointwise_layers(flat, *networks.packed_pointwise(), ACTIVATION_LIMIT).reshape(-1, h, w)
+    else:
+        x = pointwise(flat, networks.pointwise).reshape(-1, h, w)
     for layer in networks.residual:
         if compiled:
             from . import fixed_point_compiled as nb

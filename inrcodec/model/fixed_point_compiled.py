@@ -24,27 +24,37 @@ def up2_rows(x, taps, inv_q, limit, w):
     half = taps.shape[1]
     pad = half // 2
     out = np.empty((n, a, w), np.float64)
-    padded = np.empty(b + 2 * pad, np.float64)
+    padded = np.empty(b + 2 * pad + 1, np.float64)
+    even = np.empty(b, np.float64)
+    odd = np.empty(b, np.float64)
     for p in range(n):
         for i in range(a):
-            for c in range(b + 2 * pad):
+            for c in range(b + 2 * pad + 1):
                 padded[c] = x[p, i, min(max(c - pad, 0), b - 1)]
-            for q in range(w):
-                m, r = q >> 1, q & 1
-                s = 0.0
+            for m in range(b):                    # phase 0: inputs m ..., phase 1: m + 1 ...
+                s0 = 0.0
+                s1 = 0.0
                 for j in range(half):
-                    s += taps[r, j] * padded[m + r + j]
-                out[p, i, q] = _round_shift(s, inv_q, limit)
+                    s0 += taps[0, j] * padded[m + j]
+                    s1 += taps[1, j] * padded[m + 1 + j]
+                even[m] = s0
+                odd[m] = s1
+            row = out[p, i]
+            for m in range(w // 2):
+                row[2 * m] = _round_shift(even[m], inv_q, limit)
+                row[2 * m + 1] = _round_shift(odd[m], inv_q, limit)
+            if w % 2:
+                row[w - 1] = _round_shift(even[w // 2], inv_q, limit)
     return out
 
 
 @njit(cache=True)
-def up2_cols(x, taps, inv_q, limit, h):
-    """Vertical half of a x2 step: x [n, a, w] -> [n, h, w] (h <= 2a), replicate padding."""
+def up2_cols(x, taps, inv_q, limit, out):
+    """Vertical half of a x2 step: x [n, a, w] -> out [n, h, w] (h <= 2a), replicate padding."""
     n, a, w = x.shape
+    h = out.shape[1]
     half = taps.shape[1]
     pad = half // 2
-    out = np.empty((n, h, w), np.float64)
     acc = np.empty(w, np.float64)
     for p in range(n):
         for y in range(h):
@@ -53,10 +63,12 @@ def up2_cols(x, taps, inv_q, limit, h):
             for j in range(half):
                 row = min(max(m + r + j - pad, 0), a - 1)
                 k = taps[r, j]
+                src = x[p, row]
                 for q in range(w):
-                    acc[q] += k * x[p, row, q]
+                    acc[q] += k * src[q]
+            dst = out[p, y]
             for q in range(w):
-                out[p, y, q] = _round_shift(acc[q], inv_q, limit)
+                dst[q] = _round_shift(acc[q], inv_q, limit)
     return out
 
 
@@ -86,4 +98,55 @@ def residual3x3(x, weight, inv_q, bias, limit):
             for q in range(w):
                 v = _round_shift(acc[q], inv_q, limit) + bias[o] + x[o, y, q]
                 out[o, y, q] = min(max(v, -limit), limit)
+    return out
+
+
+BLOCK = 128          # pixels the fused 1x1 layers carry through every layer at once
+
+
+@njit(cache=True)
+def pointwise_layers(x, weights, inv_qs, biases, widths, limit):
+    """fixed_point.pointwise fused: every 1x1 layer on a block of BLOCK pixels at a time, the
+    hidden activations in a small buffer (no pass over the picture per layer and operation).
+    x [widths[0], N]; weights, biases: the layers' n * m [out, in] and biases one after another;
+    widths: [in, hidden..., out]."""
+    n = x.shape[1]
+    n_layers = widths.size - 1
+    widest = 0
+    for k in range(widths.size):
+        widest = max(widest, widths[k])
+    out = np.empty((widths[n_layers], n), np.float64)
+    a = np.empty((widest, BLOCK), np.float64)
+    b = np.empty((widest, BLOCK), np.float64)
+    for start in range(0, n, BLOCK):
+        m = min(BLOCK, n - start)
+        for i in range(widths[0]):
+            for p in range(m):
+                a[i, p] = x[i, start + p]
+        w_off = 0
+        b_off = 0
+        for k in range(n_layers):
+            fan_in, fan_out = widths[k], widths[k + 1]
+            inv_q = inv_qs[k]
+            for o in range(fan_out):
+                for p in range(m):
+                    b[o, p] = 0.0
+                for i in range(fan_in):
+                    wv = weights[w_off + o * fan_in + i]
+                    if wv != 0.0:
+                        for p in range(m):
+                            b[o, p] += wv * a[i, p]
+                bias = biases[b_off + o]
+                last = k == n_layers - 1
+                for p in range(m):
+                    v = min(max(np.floor(b[o, p] * inv_q + 0.5), -limit), limit) + bias
+                    if not last and v < 0.0:
+                        v = 0.0
+                    b[o, p] = min(max(v, -limit), limit)
+            w_off += fan_in * fan_out
+            b_off += fan_out
+            a, b = b, a
+        for o in range(widths[n_layers]):
+            for p in range(m):
+                out[o, start + p] = a[o, p]
     return out
