@@ -37,22 +37,33 @@ def _flat(params) -> np.ndarray:
     return np.concatenate([p.detach().cpu().double().numpy().ravel() for _, p in params])
 
 
-def _nudge_towards_zero(q: np.ndarray, cost_of) -> np.ndarray:
-    """Weight RDOQ: one greedy pass over the non-zero integers, largest first, moving each one
-    step towards zero where that lowers the real RD cost (fewer weight bits usually outweigh the
-    small change of the output the step search already balanced). Returns the nudged copy."""
+def _nudge_towards_zero(q: np.ndarray, cost_of, reach: int = 1) -> np.ndarray:
+    """Weight RDOQ: one greedy pass over the non-zero integers, largest first. reach 1: move each
+    one step towards zero where that lowers the real RD cost (fewer weight bits usually outweigh
+    the small change of the output the step search already balanced). reach k > 1: try 1 .. k
+    steps each way from the current value, in each direction until a step stops helping, and
+    keep the best (as Cool-chic's RDOQ; it can also move a weight away from zero, buying back
+    distortion). Returns the nudged copy."""
     q = q.copy()
     best = cost_of(q)
     for i in np.argsort(-np.abs(q), kind="stable"):
-        if q[i] == 0:
+        if q[i] == 0 and reach == 1:
             break
         old = q[i]
-        q[i] -= np.sign(old)
-        cost = cost_of(q)
-        if cost < best:
-            best = cost
-        else:
-            q[i] = old
+        choice = old
+        directions = (-np.sign(old),) if reach == 1 else (-1, 1)
+        for d in directions:
+            for k in range(1, reach + 1):
+                candidate = old + d * k
+                if abs(candidate) > WEIGHT_MAX:
+                    break
+                q[i] = candidate
+                cost = cost_of(q)
+                if cost < best:
+                    best, choice = cost, candidate
+                else:
+                    break
+        q[i] = choice
     return q
 
 
@@ -85,11 +96,12 @@ def _search(cost_of) -> int:
 
 @torch.no_grad()
 def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float, progress: bool = False,
-                 rdoq: bool = False):
+                 rdoq: bool = False, rdoq_reach: int = 1):
     """Returns (quant {(module, group): (step, scale)}, ints {(module, param name): int array},
     the latent symbol buffer). progress: a bar over the groups searched (seconds each on a large
     image). rdoq: after each group's step is chosen, nudge its integers towards zero on the real
-    RD cost (_nudge_towards_zero; one evaluation per non-zero weight)."""
+    RD cost (_nudge_towards_zero; one evaluation per non-zero weight, more with rdoq_reach > 1,
+    which also tries the weights now zero and moves both ways)."""
     n_pixels = model.n_pixels
     y_int = model.integer_latents()
     buffer_np = y_int.cpu().numpy()
@@ -150,7 +162,7 @@ def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float, progress: 
             step = _search(lambda s: cost(quantize(flat, s), s))
             q = quantize(flat, step)
             if rdoq:
-                q = _nudge_towards_zero(q, lambda q, step=step: cost(q, step))
+                q = _nudge_towards_zero(q, lambda q, step=step: cost(q, step), rdoq_reach)
             bar.update(1)
             ints.update({(name, pname): v for pname, v in _split(q, params).items()})
             quant[(name, g)] = (step, group_bits(q)[1])
@@ -182,7 +194,8 @@ def choose_steps(model: FitModel, target: torch.Tensor, lmbda: float, progress: 
     if rdoq:
         for g in arm_groups:
             decided[g] = _nudge_towards_zero(decided[g],
-                                             lambda q, g=g: arm_cost(steps, {**decided, g: q}))
+                                             lambda q, g=g: arm_cost(steps, {**decided, g: q}),
+                                             rdoq_reach)
     for g, params in arm_groups.items():
         quant[("arm", g)] = (steps[g], group_bits(decided[g])[1])
         ints.update({("arm", pname): v for pname, v in _split(decided[g], params).items()})
