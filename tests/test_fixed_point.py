@@ -163,3 +163,23 @@ def test_without_torch_decode_works_and_encode_says_what_is_missing(tmp_path):
                         f"print(Image.open({str(golden)!r}).size)"], capture_output=True, text=True,
                        env=env, timeout=60)
     assert r.returncode == 0 and r.stdout.strip() == "(40, 32)", r.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["image", "video"])
+def test_golden_hashes_hold_without_cpu_extensions(mode, tmp_path):
+    """numba compiled for a generic CPU and numpy told to use no SIMD extensions decode the
+    golden files to the committed hashes (slow: numba compiles its loops again for that CPU)."""
+    import json
+    from inrcodec.bitstream import FORMAT_VERSION
+    expected = json.loads((GOLDEN / f"v{FORMAT_VERSION}_hashes.json").read_text())[mode]["pixels"]
+    code = ("import hashlib, sys, inrcodec; from inrcodec.entropy import engine; "
+            "engine.load_compiled(); d = inrcodec.decode(open(sys.argv[1], 'rb').read()); "
+            "print(hashlib.sha256(d.tobytes()).hexdigest())")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_CPU_NAME": "generic",
+           "NPY_DISABLE_CPU_FEATURES": "AVX512F AVX512CD AVX512_SKX AVX2 FMA3 AVX F16C",
+           "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    r = subprocess.run([sys.executable, "-c", code, str(GOLDEN / f"v{FORMAT_VERSION}_{mode}.inr")],
+                       capture_output=True, text=True, env=env, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == expected
