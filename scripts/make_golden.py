@@ -5,9 +5,9 @@ the SHA-256 of what each decodes to.
                                              # and tests/golden/v{FORMAT_VERSION}_hashes.json
 
 Run it when the format changes (FORMAT_VERSION goes up): tests/test_format.py fails until the new
-version has its files, so every format change regenerates them on purpose. The latent (and rec
-weight) hashes are portable: integer decoding, the same on every machine. The pixel hashes hold
-on the machine that made them until the synthesis is defined in integers (issue 33).
+version has its files, so every format change regenerates them on purpose. Keep the older
+versions' files: the test checks they are refused with a clear message. Every hash is portable:
+latents (and rec weights) and pixels are decoded in integers, the same on every machine.
 """
 from __future__ import annotations
 

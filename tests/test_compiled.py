@@ -15,25 +15,31 @@ from inrcodec.arch import PRESETS
 from inrcodec.entropy import coder, compiled, engine, sections
 from inrcodec.entropy.dither import latent_dither
 from inrcodec.entropy.int_arm import IntArm, IntLayer
-from inrcodec.entropy.laplace import LATENT_MAX, SCALES
+from inrcodec.entropy.laplace import LATENT_MAX, N_SCALES, SCALES, latent_frequencies
 from inrcodec.entropy.weights import quantize
 from inrcodec.errors import InrcodecError
 from inrcodec.model.arm import Arm
 from inrcodec.model.latents import LatentLayout
 from inrcodec.video.layout import VideoLayout
 
-F64 = np.float64
 
 
-def constriction_stream(symbols, locs, scales) -> np.ndarray:
+def constriction_stream(symbols, locs, ks) -> np.ndarray:
+    """locs: int64 in 2^-MU_BITS units; ks: scale indices."""
     enc = constriction.stream.queue.RangeEncoder()
-    enc.encode(symbols.astype(np.int32), coder._LATENT_FAMILY, locs, scales)
+    enc.encode((symbols + LATENT_MAX).astype(np.int32), coder._CATEGORICAL,
+               latent_frequencies(locs, ks))
     return sections.section_words(sections.section_bytes(enc))
 
 
-def compiled_symbols(words, locs, scales):
+def constriction_decode(dec, locs, ks):
+    return dec.decode(coder._CATEGORICAL, latent_frequencies(locs, ks)) - LATENT_MAX
+
+
+def compiled_symbols(words, locs, ks):
     out = np.zeros(len(locs), np.int64)
-    status, n, past_end = compiled.decode_laplace(words, locs.astype(F64), scales.astype(F64), out)
+    status, n, past_end = compiled.decode_laplace(words, locs.astype(np.int64), ks.astype(np.int64),
+                                                  out)
     return status, out[:n], past_end
 
 
@@ -44,15 +50,15 @@ def test_coder_reads_constrictions_streams(seed):
     a valid stream never reads more than MAX_WORDS_PAST_END words past its end."""
     rng = np.random.default_rng(seed)
     n = 6000
-    scales = SCALES[rng.integers(0, len(SCALES), n)].astype(F64)
-    locs = np.round(rng.uniform(-66, 66, n) * 256) / 256
-    locs[::3] -= rng.uniform(-0.5, 0.5, len(locs[::3]))              # dithered locations
-    typical = np.round(rng.laplace(locs, scales))
+    ks = rng.integers(0, N_SCALES, n)
+    locs = rng.integers(-LATENT_MAX * 256, LATENT_MAX * 256 + 1, n)       # the ARM's grid
+    locs[::3] -= rng.integers(-128, 128, len(locs[::3]))                # dithered locations
+    typical = np.round(rng.laplace(locs / 256, SCALES[ks]))
     anywhere = rng.integers(-LATENT_MAX, LATENT_MAX + 1, n)
     symbols = np.clip(np.where(rng.random(n) < 0.9, typical, anywhere), -LATENT_MAX, LATENT_MAX)
     for length in (1, 2, 17, n):                                       # short streams end early
-        words = constriction_stream(symbols[:length], locs[:length], scales[:length])
-        status, back, past_end = compiled_symbols(words, locs[:length], scales[:length])
+        words = constriction_stream(symbols[:length], locs[:length], ks[:length])
+        status, back, past_end = compiled_symbols(words, locs[:length], ks[:length])
         assert status == compiled.OK
         assert np.array_equal(back, symbols[:length])
         assert past_end <= compiled.MAX_WORDS_PAST_END
@@ -66,19 +72,19 @@ def test_coder_agrees_with_constriction_on_garbage():
     for _ in range(200):
         n = int(rng.integers(1, 2000))
         words = rng.integers(0, 2 ** 32, int(rng.integers(0, 40)), dtype=np.uint64).astype(np.uint32)
-        locs = rng.uniform(-70, 70, n)
-        scales = SCALES[rng.integers(0, len(SCALES), n)].astype(F64)
-        status, back, _ = compiled_symbols(words, locs, scales)
+        locs = rng.integers(-LATENT_MAX * 256 - 128, LATENT_MAX * 256 + 128, n)
+        ks = rng.integers(0, N_SCALES, n)
+        status, back, _ = compiled_symbols(words, locs, ks)
         dec = constriction.stream.queue.RangeDecoder(words.copy())
         if status == compiled.INVALID:
             seen_invalid += 1
             k = len(back)
-            ref = dec.decode(coder._LATENT_FAMILY, locs[:k], scales[:k]) if k else np.zeros(0)
+            ref = constriction_decode(dec, locs[:k], ks[:k]) if k else np.zeros(0)
             assert np.array_equal(ref, back)
             with pytest.raises(Exception):
-                dec.decode(coder._LATENT_FAMILY, locs[k:k + 1], scales[k:k + 1])
+                constriction_decode(dec, locs[k:k + 1], ks[k:k + 1])
         else:
-            ref = dec.decode(coder._LATENT_FAMILY, locs, scales)
+            ref = constriction_decode(dec, locs, ks)
             assert np.array_equal(ref, back)
             assert (status == compiled.OK) == dec.maybe_exhausted()
             seen_left_over += status in (compiled.LEFT_OVER, compiled.BAD_END)
@@ -223,22 +229,23 @@ def test_the_writer_keeps_the_zero_words_a_decoder_could_not_tell_from_a_short_s
     the compiled decoder allows a valid section (it refuses it as short)."""
     n = 5000
     symbols = np.full(n, -LATENT_MAX)
-    locs, scales = np.full(n, -float(LATENT_MAX)), np.full(n, SCALES[40])   # ~0.02 bits each
+    locs, ks = np.full(n, -LATENT_MAX * 256), np.full(n, 40)      # ~0.02 bits each
     enc = constriction.stream.queue.RangeEncoder()
-    enc.encode(symbols.astype(np.int32), coder._LATENT_FAMILY, locs, scales)
+    enc.encode((symbols + LATENT_MAX).astype(np.int32), coder._CATEGORICAL,
+               latent_frequencies(locs, ks))
     words = enc.get_compressed()
     zero_tail = len(words) - (np.flatnonzero(words)[-1] + 1 if words.any() else 0)
     assert zero_tail > sections.MAX_DROPPED_ZERO_WORDS + 1          # the case this test is about
     kept = sections.section_bytes(enc)
     assert len(kept) == 4 * (len(words) - sections.MAX_DROPPED_ZERO_WORDS)
-    status, out, past_end = compiled_symbols(sections.section_words(kept), locs, scales)
+    status, out, past_end = compiled_symbols(sections.section_words(kept), locs, ks)
     assert status == compiled.OK and np.array_equal(out, symbols)
     assert past_end <= compiled.MAX_WORDS_PAST_END
     dec = sections.range_decoder(kept)
-    assert np.array_equal(dec.decode(coder._LATENT_FAMILY, locs, scales), symbols)
+    assert np.array_equal(constriction_decode(dec, locs, ks), symbols)
     assert dec.maybe_exhausted()
     all_stripped = words.astype("<u4").tobytes().rstrip(b"\0")
-    assert compiled_symbols(sections.section_words(all_stripped), locs, scales)[2] > compiled.MAX_WORDS_PAST_END
+    assert compiled_symbols(sections.section_words(all_stripped), locs, ks)[2] > compiled.MAX_WORDS_PAST_END
 
 
 def test_decoding_falls_back_to_the_reference_where_the_compiled_loop_cannot_load(monkeypatch):

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from inrcodec.arch import PRESETS
-from inrcodec.entropy import coder
+from inrcodec.entropy import coder, laplace
 from inrcodec.entropy.int_arm import IntArm, IntLayer
 from inrcodec.entropy.laplace import (LOG_SCALE_MIN, LOG_SCALE_STEPS_PER_NAT, MU_BITS, N_SCALES,
                                       SCALES, WEIGHT_SCALES, laplace_bits_np)
@@ -63,16 +63,84 @@ def test_integer_arm_is_independent_of_batching():
     assert np.array_equal(mu, rev[0][::-1]) and np.array_equal(k, rev[1][::-1])
 
 
-def test_scale_tables_are_far_from_rounding_boundaries():
-    """SCALES/WEIGHT_SCALES are exp()/pow() rounded to a grid; if a value sat near a rounding
-    boundary, a platform's libm could round it the other way and the decoder would drift."""
-    raw = np.exp(LOG_SCALE_MIN + np.arange(N_SCALES) / LOG_SCALE_STEPS_PER_NAT) * 4096
-    assert np.min(np.abs(raw - np.floor(raw) - 0.5)) > 1e-6
-    assert np.allclose(SCALES, np.round(raw) / 4096)
-    raw_w = 2.0 ** (np.arange(len(WEIGHT_SCALES)) / 4.0) * 256
-    frac = np.abs(raw_w - np.floor(raw_w) - 0.5)
-    assert np.min(frac) > 1e-6
+def test_laplace_constants_are_correctly_rounded():
+    """The scales and tail ratios come from `decimal` at 40 digits; recomputed at 80 digits they
+    are the same, and none sits near a rounding tie, so they are the correctly rounded values
+    (which any platform computes alike). The float scales are also what numpy's exp gives."""
+    import decimal
+    ctx = decimal.Context(prec=80)
+    D = decimal.Decimal
+    for k, b in enumerate(SCALES):
+        raw = ctx.multiply(ctx.exp(D(LOG_SCALE_MIN) + ctx.divide(k, LOG_SCALE_STEPS_PER_NAT)), 4096)
+        assert abs(raw - raw.to_integral_value() ) < D("0.4999")
+        assert D(b) * 4096 == raw.to_integral_value(decimal.ROUND_HALF_EVEN)
+        r = ctx.multiply(ctx.exp(ctx.minus(ctx.divide(D(1) / 256, D(b)))), 2 ** 31)
+        assert abs(abs(r - int(r)) - D("0.5")) > D("1e-9")
+        assert laplace.LATENT_R[k] == int(r.to_integral_value(decimal.ROUND_HALF_EVEN))
+    for j, b in enumerate(WEIGHT_SCALES):
+        raw = ctx.multiply(ctx.power(D(2), ctx.divide(j, 4)), 256)
+        assert abs(abs(raw - int(raw)) - D("0.5")) > D("1e-9")
+        assert D(b) * 256 == raw.to_integral_value(decimal.ROUND_HALF_EVEN)
+        r = ctx.multiply(ctx.exp(ctx.minus(ctx.divide(D(1) / 2, D(b)))), 2 ** 31)
+        assert abs(abs(r - int(r)) - D("0.5")) > D("1e-9")
+        assert laplace.WEIGHT_R[j] == int(r.to_integral_value(decimal.ROUND_HALF_EVEN))
+    np_scales = np.round(np.exp(LOG_SCALE_MIN + np.arange(N_SCALES) / LOG_SCALE_STEPS_PER_NAT) * 4096)
+    assert np.array_equal(SCALES, np_scales / 4096)
     assert np.all(np.diff(SCALES) > 0) and np.all(SCALES > 0)
+
+
+def test_laplace_tables_are_pinned():
+    """The tables define every coded symbol's probability (the format): a change to how they are
+    built must show up here, and go with a new FORMAT_VERSION and golden files."""
+    import zlib
+    tables = [laplace.LATENT_HI, laplace.LATENT_LO, laplace.WEIGHT_HI, laplace.WEIGHT_LO]
+    assert [t.shape for t in tables] == [(137, 127), (137, 256), (64, 256), (64, 256)]
+    crc = zlib.crc32(b"".join(t.astype("<i8").tobytes() for t in tables))
+    assert crc == 0xbebffc49, hex(crc)
+
+
+@pytest.mark.parametrize("which", ["latent", "weight"])
+def test_every_symbol_has_a_probability_of_at_least_one(which):
+    """Exhaustively over every scale and distance: the tail T never increases with distance and
+    starts at FREE // 2, so G rises with the symbol and every symbol keeps the leaky +1; and the
+    integer tails stay close to the Laplace they stand for."""
+    if which == "latent":
+        hi, lo, free = laplace.LATENT_HI, laplace.LATENT_LO, laplace.LATENT_FREE
+        m, unit, scales = np.arange(laplace.MAX_LATENT_DISTANCE + 1), 1 / 256, SCALES
+    else:
+        hi, lo, free = laplace.WEIGHT_HI, laplace.WEIGHT_LO, laplace.WEIGHT_FREE
+        m, unit, scales = np.arange(laplace.MAX_WEIGHT_DISTANCE + 1), 1 / 2, WEIGHT_SCALES
+    tail = (hi[:, m >> 8] * lo[:, m & 255]) >> laplace.TAIL_BITS
+    assert np.all(tail[:, 0] == free // 2) and 2 * (free // 2) <= free
+    assert np.all(np.diff(tail, axis=1) <= 0) and np.all(tail >= 0)
+    ideal = free / 2 * np.exp(-m[None, :] * unit / scales[:, None])
+    assert np.max(np.abs(tail - ideal)) < 1e-4 * free / 2
+
+
+def test_integer_laplace_frequencies_and_cumulatives_agree():
+    rng = np.random.default_rng(2)
+    n = 3000
+    loc = rng.integers(-63 * 256 - 128, 63 * 256 + 128, n)
+    k = rng.integers(0, N_SCALES, n)
+    f = laplace.latent_frequencies(loc, k)
+    assert f.shape == (n, 127) and np.all(f >= 0) and np.all(f.sum(axis=1) == laplace.LATENT_FREE)
+    s = np.arange(-63, 65)
+    cum = laplace.latent_cumulative(s[None, :], loc[:, None], k[:, None])
+    assert np.array_equal(np.diff(cum, axis=1), f + 1)
+    assert np.all(cum[:, 0] == 0) and np.all(cum[:, -1] == laplace.TOTAL)
+    w = laplace.weight_frequencies(17)
+    assert w.sum() == laplace.WEIGHT_FREE and np.all(w >= 0)
+    ws = np.array([-32767, -5, 0, 1, 32767])
+    assert np.array_equal(laplace.weight_cumulative(ws + 1, 17) - laplace.weight_cumulative(ws, 17),
+                          w[ws + 32767] + 1)
+    # symmetric; and off the alphabet's ends (which also take the tails beyond them), within
+    # 0.01 % of the continuous model's bits
+    assert np.array_equal(w, w[::-1])
+    sym = np.round(rng.laplace(loc / 256, SCALES[k])).astype(np.int64)
+    inner = np.abs(sym) < 63
+    exact = laplace.latent_symbol_bits(sym[inner], loc[inner], k[inner])
+    approx = laplace_bits_np(sym[inner].astype(np.float64), loc[inner] / 256, SCALES[k[inner]])
+    assert abs(exact.sum() - approx.sum()) < 1e-4 * approx.sum()
 
 
 def test_weight_steps_are_dyadic_and_decreasing():

@@ -54,14 +54,27 @@ def test_the_current_format_version_has_its_golden_files():
 
 @pytest.mark.parametrize("mode", ["image", "video", "rec"])
 def test_golden_files_decode_to_their_hashes(mode):
-    """Latents (rec: weights) are decoded in integers, the same on every machine; the pixels go
-    through the float synthesis, so their hash holds on this machine until issue 33."""
+    """Latents (rec: weights) and pixels are decoded in integers: the same on every machine
+    (test_fixed_point.py also checks them without CPU extensions)."""
     expected = json.loads((GOLDEN / f"v{FORMAT_VERSION}_hashes.json").read_text())[mode]
     data = (GOLDEN / f"v{FORMAT_VERSION}_{mode}.inr").read_bytes()
     got = golden_hashes(mode, data)
     assert got["latents"] == expected["latents"], "the decoded latents changed: a format change"
     assert got["shape"] == expected["shape"]
     assert got["pixels"] == expected["pixels"], "the decoded pixels changed"
+
+
+def test_the_golden_files_of_older_versions_are_refused():
+    """Files of an earlier format would decode to something else now: each is refused in one
+    line naming its version."""
+    from inrcodec import decode
+    from inrcodec.errors import InrcodecError
+    older = sorted(p for p in GOLDEN.glob("v*_*.inr") if not p.name.startswith(f"v{FORMAT_VERSION}_"))
+    assert older                    # format 5's files at least
+    for path in older:
+        version = int(path.name[1:path.name.index("_")])
+        with pytest.raises(InrcodecError, match=f"unsupported format version {version} "):
+            decode(path.read_bytes())
 
 
 def test_a_golden_file_of_another_version_is_refused():

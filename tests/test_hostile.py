@@ -173,7 +173,9 @@ def _resize_video(data: bytes, height: int, width: int) -> bytes:
 def test_estimates_cover_a_real_decode(latent_decoder):
     """The decode estimate is at or above what a decode really takes (VmHWM), by < 2x; with the
     compiled latent decoder (forced at this size) too, whose first use loads numba (counted in
-    the estimate with a margin for address space: only "at or above" is checked there)."""
+    the estimate with a margin for address space: only "at or above" is checked there). The
+    compiled decoder is measured at 1536x1280: at 768x640 its peak (~41 MB) sits partly in memory
+    the process already holds, so the estimate reads 2.3x the growth there and 1.2x here."""
     if not Path("/proc/self/clear_refs").exists():
         pytest.skip("needs /proc/self/clear_refs")
     code = r"""
@@ -192,7 +194,7 @@ if mode != "reference":
     engine.COMPILED_MIN_LATENTS = 0
 if mode == "compiled, loaded first":
     engine.load_compiled()
-data = flat_image_file(768, 640)
+data = flat_image_file(*((768, 640) if mode == "reference" else (1536, 1280)))
 estimate = decode_memory(parse(data).header) - DECODE_FIXED
 open("/proc/self/clear_refs", "w").write("5")
 base = vm("VmRSS")
@@ -249,11 +251,14 @@ def test_memory_errors_are_reported_as_such(monkeypatch, tmp_path, capsys):
 def test_min_bits_per_latent_is_a_true_lower_bound():
     """The bound the length check uses: no latent ever costs less, however sure the model."""
     import constriction
-    from inrcodec.entropy.laplace import LATENT_MAX, SCALES
-    family = constriction.stream.model.QuantizedLaplace(-LATENT_MAX, LATENT_MAX)
+    from inrcodec.entropy.coder import _CATEGORICAL
+    from inrcodec.entropy.laplace import LATENT_MAX, latent_frequencies
     n = 2_000_000
+    freqs = latent_frequencies(np.zeros(1, np.int64), np.zeros(1, np.int64))   # the surest model
+    block = np.repeat(freqs, 20_000, axis=0)
     enc = constriction.stream.queue.RangeEncoder()
-    enc.encode(np.zeros(n, np.int32), family, np.zeros(n), np.full(n, SCALES[0]))
+    for _ in range(n // len(block)):
+        enc.encode(np.full(len(block), LATENT_MAX, np.int32), _CATEGORICAL, block)
     assert enc.num_bits() >= n * MIN_BITS_PER_LATENT
     assert enc.num_bits() < 1.5 * n * MIN_BITS_PER_LATENT + 64        # and not a loose one
 

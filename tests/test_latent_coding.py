@@ -148,18 +148,18 @@ def test_cli_rejects_uq_where_it_does_not_apply(tmp_path, odd_crop, capsys):
 def test_chunked_code_length_equals_the_whole_batch_definition(uq_encoded, dithered):
     """latent_bits (row chunks of float32 contexts, here chunks that do not divide the latent
     count) equals the plain definition: the integer ARM on every context at once, then the
-    Laplace bits at mu (mu - u with the dither)."""
+    integer Laplace's bits at mu (mu - u with the dither)."""
     from inrcodec.image.decode import load_networks
     from inrcodec.entropy.coder import LatentCodeLength, latent_parameters
-    from inrcodec.entropy.laplace import SCALES, laplace_bits_np
+    from inrcodec.entropy.laplace import latent_symbol_bits
     _, data, _ = uq_encoded
     parsed = parse(data)
     layout, _, symbols, _ = decode_latent_buffer(parsed)
     _, int_arm, _ = load_networks(parsed.header, parsed.sections, dithered=dithered)
     dither = latent_dither(layout.valid_mask()) if dithered else None
     mu, k = latent_parameters(layout, int_arm, symbols, dither)
-    loc = mu / 2.0 ** MU_BITS - (0 if dither is None else dither[layout.pos_idx])
-    plain = float(laplace_bits_np(symbols[layout.pos_idx].astype(np.float64), loc, SCALES[k]).sum())
+    loc = mu if dither is None else mu - np.round(dither[layout.pos_idx] * 2 ** MU_BITS).astype(np.int64)
+    plain = float(latent_symbol_bits(symbols[layout.pos_idx], loc, k).sum())
     code_length = LatentCodeLength(layout, symbols, dither)
     code_length.CHUNK = 97
     assert len(layout.pos_idx) % code_length.CHUNK

@@ -10,6 +10,8 @@ costs more than it saves there.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import constriction
 
@@ -18,12 +20,20 @@ from ..model.latents import LatentLayout
 from .dither import latent_dither
 from . import engine as engines
 from .int_arm import IntArm
-from .laplace import LATENT_MAX, MU_BITS, SCALES, WEIGHT_MAX, WEIGHT_SCALES
+from .laplace import (LATENT_MAX, MU_BITS, WEIGHT_MAX, latent_frequencies, latent_symbol_bits,
+                      weight_frequencies)
 from .sections import check_consumed, range_decoder, section_bytes, section_words
 
-_LATENT_FAMILY = constriction.stream.model.QuantizedLaplace(-LATENT_MAX, LATENT_MAX)
-_WEIGHT_FAMILY = constriction.stream.model.QuantizedLaplace(-WEIGHT_MAX, WEIGHT_MAX)
-_MU_UNIT = 1.0 / (1 << MU_BITS)
+# Every symbol is coded with constriction's categorical model, handed laplace.py's integer
+# frequencies (which it turns into exactly those probabilities): no float model in between.
+_CATEGORICAL = constriction.stream.model.Categorical(perfect=False)
+_MU_SCALE = float(1 << MU_BITS)
+ENCODE_CHUNK = 16384        # latents per constriction call: [n, 127] float64 frequencies, 16 MB
+
+
+@functools.lru_cache(maxsize=8)
+def _weight_model(scale_index: int):
+    return constriction.stream.model.Categorical(weight_frequencies(scale_index), perfect=False)
 
 
 def encode_weight_groups(groups: list[tuple[np.ndarray, int]]) -> bytes:
@@ -33,8 +43,7 @@ def encode_weight_groups(groups: list[tuple[np.ndarray, int]]) -> bytes:
         if ints.size:
             if np.abs(ints).max() > WEIGHT_MAX:
                 raise InrcodecError("internal: weight out of codable range")
-            scales = np.full(ints.size, WEIGHT_SCALES[scale_index])
-            enc.encode(ints.ravel().astype(np.int32), _WEIGHT_FAMILY, np.zeros(ints.size), scales)
+            enc.encode((ints.ravel() + WEIGHT_MAX).astype(np.int32), _weight_model(scale_index))
     return section_bytes(enc)
 
 
@@ -46,10 +55,18 @@ def decode_weight_groups(data: bytes, shapes_and_scales: list[tuple[tuple, int]]
         if n == 0:
             out.append(np.zeros(shape, np.int64))
             continue
-        vals = dec.decode(_WEIGHT_FAMILY, np.zeros(n), np.full(n, WEIGHT_SCALES[scale_index]))
-        out.append(vals.astype(np.int64).reshape(shape))
+        try:
+            vals = dec.decode(_weight_model(scale_index), n)
+        except AssertionError:      # constriction's verdict on data no encoder could have written
+            raise InrcodecError("compressed data invalid for its entropy model") from None
+        out.append((vals.astype(np.int64) - WEIGHT_MAX).reshape(shape))
     check_consumed(dec)
     return out
+
+
+def dither_units(dither: np.ndarray) -> np.ndarray:
+    """A dither (multiples of 2^-MU_BITS) as int64 in 2^-MU_BITS units (exact)."""
+    return (dither * _MU_SCALE).astype(np.int64)
 
 
 def latent_parameters(layout: LatentLayout, arm: IntArm, buffer: np.ndarray,
@@ -64,11 +81,10 @@ def latent_parameters(layout: LatentLayout, arm: IntArm, buffer: np.ndarray,
 
 def latent_locations(layout: LatentLayout, mu: np.ndarray, dither: np.ndarray | None,
                      rows: slice = slice(None)) -> np.ndarray:
-    """Laplace location of each symbol (of `rows` of the pos_idx order, for mu given for those):
-    mu, or mu - u under universal quantization, since
+    """Laplace location of each symbol in 2^-MU_BITS units, int64 (of `rows` of the pos_idx
+    order, for mu given for those): mu, or mu - u under universal quantization, since
     P(k) = P(y^ in [k + u - 1/2, k + u + 1/2]) = Laplace(mu - u) mass of [k - 1/2, k + 1/2]."""
-    loc = mu * _MU_UNIT
-    return loc if dither is None else loc - dither[layout.pos_idx[rows]]
+    return mu if dither is None else mu - dither_units(dither[layout.pos_idx[rows]])
 
 
 class LatentCodeLength:
@@ -86,23 +102,22 @@ class LatentCodeLength:
         # grid: at most 14 significant bits) in half the memory of float64; the ARM converts
         # each chunk to float64 for its exact matmuls
         self.contexts = values[layout.ctx_idx].astype(np.float32)
-        self.symbols = buffer[layout.pos_idx].astype(np.float64)
+        self.symbols = buffer[layout.pos_idx].astype(np.int64)
         self.layout, self.dither = layout, dither
         self.bits = np.empty(len(self.symbols))
 
     def __call__(self, arm: IntArm) -> float:
-        from .laplace import laplace_bits_np
         for start in range(0, len(self.symbols), self.CHUNK):
             rows = slice(start, start + self.CHUNK)
             mu, k = arm(self.contexts[rows])
             loc = latent_locations(self.layout, mu, self.dither, rows)
-            self.bits[rows] = laplace_bits_np(self.symbols[rows], loc, SCALES[k])
+            self.bits[rows] = latent_symbol_bits(self.symbols[rows], loc, k)
         return float(self.bits.sum())
 
 
 def latent_bits(layout: LatentLayout, arm: IntArm, buffer: np.ndarray,
                 dither: np.ndarray | None = None) -> float:
-    """Ideal code length in bits of the latents under the coding-time (integer) model."""
+    """Code length in bits of the latents under the coding-time (integer) model."""
     return LatentCodeLength(layout, buffer, dither)(arm)
 
 
@@ -114,9 +129,12 @@ def encode_latents(layout: LatentLayout, arm: IntArm, buffer: np.ndarray,
     symbols = buffer[layout.pos_idx][order]
     if np.abs(symbols).max(initial=0) > LATENT_MAX:
         raise InrcodecError("internal: latent out of codable range")
+    locs, k = latent_locations(layout, mu, dither)[order], k[order]
     enc = constriction.stream.queue.RangeEncoder()
-    enc.encode(symbols.astype(np.int32), _LATENT_FAMILY, latent_locations(layout, mu, dither)[order],
-               SCALES[k[order]])
+    for a in range(0, len(symbols), ENCODE_CHUNK):
+        rows = slice(a, a + ENCODE_CHUNK)
+        enc.encode((symbols[rows] + LATENT_MAX).astype(np.int32), _CATEGORICAL,
+                   latent_frequencies(locs[rows], k[rows]))
     return section_bytes(enc)
 
 
@@ -196,14 +214,16 @@ def _reference_values(layout, arm: IntArm, data: bytes, dither: np.ndarray | Non
             ctx = np.concatenate([ctx, buffer[parents[a:b]]], axis=1)
         return p, ctx
 
-    decode, raw, scales = dec.decode, arm.raw, SCALES
+    decode = dec.decode
     for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
         p, ctx = contexts(a, b)
-        mu, k = raw(ctx)
+        mu, k = arm(ctx)
         u = 0.0 if dither is None else dither[p]
+        loc = mu if dither is None else mu - dither_units(u)
         try:
-            buffer[p] = decode(_LATENT_FAMILY, mu - u, scales[k.astype(np.intp)]) + u
+            symbols = decode(_CATEGORICAL, latent_frequencies(loc, k))
         except AssertionError:      # constriction's verdict on data no encoder could have written
             raise InrcodecError("compressed data invalid for its entropy model") from None
+        buffer[p] = (symbols - LATENT_MAX) + u
     check_consumed(dec)
     return buffer

@@ -11,13 +11,12 @@ Bit-exact with the numpy reference (coder.decode_latents_reference), by construc
 - ARM: the same fixed-point float64 values (IntArm.packed). Every product and partial sum of a
   layer is an exactly representable dyadic value (int_arm.py), so summing in another order
   gives the same value; then one bias addition (one IEEE rounding, as numpy's), floor, clip.
-- Coder: constriction's RangeDecoder<u32, u64> over a LeakyQuantizer<f64, i32, u32, 24> of a
-  Laplace, re-implemented: the same cumulative per symbol, floor(free_weight * F(s - 1/2)) +
-  (s - min) with F the Laplace CDF written as constriction's `probability` crate writes it and
-  exp() from the C library that both call, and the same state updates. Which symbol a quantile
-  falls in does not depend on how it is searched for. tests/test_compiled.py decodes
-  constriction's own streams over the whole alphabet and all scales, and garbage streams, and
-  compares every symbol.
+- Coder: constriction's RangeDecoder<u32, u64> with 24-bit probabilities, re-implemented, over
+  the integer Laplace of laplace.py: each cumulative is two table reads, a product and a shift
+  (no exp), and the state updates are constriction's. Which symbol a quantile falls in does
+  not depend on how it is searched for. tests/test_compiled.py decodes constriction's own
+  streams (coded with the same integer probabilities) over the whole alphabet and all scales,
+  and garbage streams, and compares every symbol.
 Besides what constriction does, the decoder counts words read past the end of the section: a
 valid stream reads at most one more than it holds plus the zero words the writer dropped, so a
 section that runs dry early is refused at once instead of after decoding every claimed latent.
@@ -32,17 +31,18 @@ from numba import njit
 
 from .dither import DITHER_SEED
 from .int_arm import ACTIVATION_LIMIT, _OUT_HI, _OUT_LO
-from .laplace import LATENT_MAX, MU_BITS, SCALES
+from .laplace import (LATENT_FREE, LATENT_HI, LATENT_LO, LATENT_MAX, LATENT_UNITS_PER_SYMBOL,
+                      MU_BITS, TAIL_BITS, TOTAL)
 from ..model.latents import TILE_COLS, TILE_ROWS
 from .. import prng
 from .sections import MAX_DROPPED_ZERO_WORDS
 
-_TOTAL = 1 << 24                                   # constriction's 24-bit probability precision
-_FREE_WEIGHT = float(_TOTAL - 1 - 2 * LATENT_MAX)  # its leaky quantizer's weight for the CDF
+_TOTAL = TOTAL                                     # constriction's 24-bit probability precision
 _MIN, _MAX = -LATENT_MAX, LATENT_MAX
+_HALF_SYMBOL = LATENT_UNITS_PER_SYMBOL // 2
+_LAST_DISTANCE = LATENT_HI.shape[1] * 256 - 1
 _MU_LO, _MU_HI, _K_LO, _K_HI = float(_OUT_LO[0]), float(_OUT_HI[0]), float(_OUT_LO[1]), float(_OUT_HI[1])
 _MU_UNIT = 1.0 / (1 << MU_BITS)
-_SCALES = SCALES.astype(np.float64)
 _LIMIT = float(ACTIVATION_LIMIT)
 
 # Words read past the end that a valid section can need: one (a seal of one word) plus the zero
@@ -54,11 +54,12 @@ MAX_WORDS_PAST_END = 1 + MAX_DROPPED_ZERO_WORDS
 # are frozen into the cached machine code, and a change to one of them would not recompile it.
 # Their fingerprint is written here, so such a change fails this import (decoding falls back to
 # the reference, tests/test_compiled.py fails) until this line is updated, which recompiles.
-_IMPORTED = (LATENT_MAX, MU_BITS, SCALES.tolist(), ACTIVATION_LIMIT, _OUT_LO.tolist(),
+_IMPORTED = (LATENT_MAX, MU_BITS, LATENT_HI.tolist(), LATENT_LO.tolist(), LATENT_FREE,
+             LATENT_UNITS_PER_SYMBOL, TAIL_BITS, TOTAL, ACTIVATION_LIMIT, _OUT_LO.tolist(),
              _OUT_HI.tolist(), TILE_ROWS, TILE_COLS, DITHER_SEED, prng.STREAM_DITHER,
              prng.GAMMA_ROW, prng.GAMMA_WORD, prng.M1, prng.M2, prng.MASK64,
              prng.stream_key(DITHER_SEED, prng.STREAM_DITHER), MAX_DROPPED_ZERO_WORDS)
-IMPORTED_FINGERPRINT = 0xff2bcbe0
+IMPORTED_FINGERPRINT = 0x6f546a15
 if zlib.crc32(repr(_IMPORTED).encode()) != IMPORTED_FINGERPRINT:
     raise ImportError("entropy/compiled.py: constants it imports changed since it was last "
                       "compiled; update IMPORTED_FINGERPRINT to "
@@ -97,61 +98,79 @@ def _mix(z):
 
 
 @njit(cache=True, inline="always")
-def _dither_at(p):
-    """dither.latent_dither's value at buffer position p, computed where it is used (a claimed
-    size then costs no dither array). There u = floor((top 53 bits * 2^-53) * 2^MU_BITS) /
-    2^MU_BITS - 1/2, every step exact: the top MU_BITS bits of the word."""
+def _dither_units_at(p):
+    """dither.latent_dither's value at buffer position p in 2^-MU_BITS units, an integer in
+    [-2^(MU_BITS-1), 2^(MU_BITS-1)), computed where it is used (a claimed size then costs no
+    dither array). There u = floor((top 53 bits * 2^-53) * 2^MU_BITS) / 2^MU_BITS - 1/2, every
+    step exact: the top MU_BITS bits of the word, less half a symbol."""
     w = _mix(_mix(np.uint64(p) * _GAMMA_ROW + _DITHER_ROW_BASE) + _GAMMA_WORD)
-    return np.float64(w >> _DITHER_SHIFT) * _MU_UNIT - 0.5
+    return np.int64(w >> _DITHER_SHIFT) - _HALF_SYMBOL
 
 
 @njit(cache=True, inline="always")
-def _cumulative(s, loc, b):
-    """Left cumulative (out of 2^24) of symbol s; s = _MAX + 1 gives the total."""
+def _cumulative(s, loc, k):
+    """Left cumulative (out of 2^24) of symbol s under location loc (2^-MU_BITS units) and scale
+    index k: laplace.latent_cumulative. s = _MAX + 1 gives the total."""
     if s <= _MIN:
-        return 0
+        return np.int64(0)
     if s > _MAX:
-        return _TOTAL
-    x = s - 0.5
-    if x <= loc:
-        f = 0.5 * math.exp((x - loc) / b)
-    else:
-        f = 1.0 - 0.5 * math.exp(-(x - loc) / b)
-    return np.int64(_FREE_WEIGHT * f) + (s - _MIN)
+        return np.int64(_TOTAL)
+    e = s * LATENT_UNITS_PER_SYMBOL - _HALF_SYMBOL - loc
+    m = min(abs(e), _LAST_DISTANCE)
+    tail = (LATENT_HI[k, m >> 8] * LATENT_LO[k, m & 255]) >> TAIL_BITS
+    g = tail if e < 0 else LATENT_FREE - tail
+    return g + (s - _MIN)
 
 
 @njit(cache=True, inline="always")
-def _decode_symbol(state, cursor, words, loc, b):
-    """One symbol of Laplace(loc, b) on _MIN.._MAX; state = [lower, range, point] (uint64),
-    cursor = [next word, words read past the end]. Returns the symbol, or _MAX + 1 on an
-    invalid state."""
+def _decode_symbol(state, cursor, words, loc, k):
+    """One symbol on _MIN.._MAX under location loc (2^-MU_BITS units) and scale index k; state =
+    [lower, range, point] (uint64), cursor = [next word, words read past the end]. Returns the
+    symbol, or _MAX + 1 on an invalid state."""
     lower, rng, point = state[0], state[1], state[2]
     scale = rng >> _U24
     quantile = (point - lower) // scale
     if quantile >= _U_TOTAL:
         return _MAX + 1
     q = np.int64(quantile)
-    guess = loc
-    if b >= 1.0:          # wide: start from the inverse CDF (only the search's length depends on it)
-        p = (q + 0.5) * (1.0 / _TOTAL)
-        guess = loc - b * math.log(2.0 - 2.0 * p) if p > 0.5 else loc + b * math.log(2.0 * p)
-    s = np.int64(math.floor(guess + 0.5))
-    s = min(max(s, _MIN), _MAX)
-    c_lo = _cumulative(s, loc, b)
-    if c_lo > q:
-        c_hi = c_lo
-        s -= 1
-        c_lo = _cumulative(s, loc, b)
-        while c_lo > q:
-            c_hi = c_lo
-            s -= 1
-            c_lo = _cumulative(s, loc, b)
+    # the symbol s with C(s) <= q < C(s + 1): gallop from the nearest symbol to loc, whose
+    # neighbourhood holds most of the mass, then bisect; C(_MIN) = 0 and C(_MAX + 1) = 2^24
+    # bound every search
+    s0 = min(max((loc + _HALF_SYMBOL) >> MU_BITS, _MIN), _MAX)
+    c0 = _cumulative(s0, loc, k)
+    step = 1
+    if c0 <= q:
+        lo, c_lo = s0, c0
+        while True:
+            hi = lo + step
+            if hi > _MAX:
+                hi, c_hi = _MAX + 1, np.int64(_TOTAL)
+                break
+            c_hi = _cumulative(hi, loc, k)
+            if c_hi > q:
+                break
+            lo, c_lo = hi, c_hi
+            step *= 2
     else:
-        c_hi = _cumulative(s + 1, loc, b)
-        while c_hi <= q:
-            s += 1
-            c_lo = c_hi
-            c_hi = _cumulative(s + 1, loc, b)
+        hi, c_hi = s0, c0
+        while True:
+            lo = hi - step
+            if lo <= _MIN:
+                lo, c_lo = _MIN, np.int64(0)
+                break
+            c_lo = _cumulative(lo, loc, k)
+            if c_lo <= q:
+                break
+            hi, c_hi = lo, c_lo
+            step *= 2
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        c = _cumulative(mid, loc, k)
+        if c <= q:
+            lo, c_lo = mid, c
+        else:
+            hi, c_hi = mid, c
+    s = lo
     lower = lower + scale * np.uint64(c_lo)
     rng = scale * np.uint64(c_hi - c_lo)
     if rng < _WORD_BOUND:
@@ -195,15 +214,15 @@ def _finish(words, state, cursor):
 
 
 @njit(cache=True)
-def decode_laplace(words, locs, scales, out):
-    """out[i] = the i-th symbol under Laplace(locs[i], scales[i]): the bare coder, for testing it
-    against constriction on the same streams. Returns (status, symbols decoded, words read past
-    the end)."""
+def decode_laplace(words, locs, scale_indices, out):
+    """out[i] = the i-th symbol under the integer Laplace with location locs[i] (int64, 2^-MU_BITS
+    units) and scale index scale_indices[i]: the bare coder, for testing it against constriction
+    on the same streams. Returns (status, symbols decoded, words read past the end)."""
     state = np.zeros(3, np.uint64)
     cursor = np.zeros(2, np.int64)
     _start(words, state, cursor)
     for i in range(locs.size):
-        s = _decode_symbol(state, cursor, words, locs[i], scales[i])
+        s = _decode_symbol(state, cursor, words, locs[i], scale_indices[i])
         if s > _MAX:
             return INVALID, i, cursor[1]
         out[i] = s
@@ -305,14 +324,14 @@ def _decode_chunk(positions, parents, a, m, buffer, dithered, deltas, src, dst, 
     out = _arm_chunk(src, dst, m, weights, biases, widths)
     for r in range(m):
         p = positions[a + r]
-        loc = out[0, r] * _MU_UNIT
-        b = _SCALES[np.int64(out[1, r])]
+        loc = np.int64(out[0, r])
+        k = np.int64(out[1, r])
         if dithered:
-            u = _dither_at(p)
-            s = _decode_symbol(state, cursor, words, loc - u, b)
-            buffer[p] = s + u
+            u = _dither_units_at(p)
+            s = _decode_symbol(state, cursor, words, loc - u, k)
+            buffer[p] = s + u * _MU_UNIT
         else:
-            s = _decode_symbol(state, cursor, words, loc, b)
+            s = _decode_symbol(state, cursor, words, loc, k)
             buffer[p] = s
         if s > _MAX:
             return INVALID

@@ -1,14 +1,33 @@
-"""The discretised Laplace used for latents and weights, and its bit-exact parameter grid.
+"""The discretised Laplace used for latents and weights, defined in integers.
 
-Training uses continuous (mu, log_scale). At coding time mu is rounded to a 2^-MU_BITS grid and
-log_scale to an index into SCALES; both come from integer arithmetic (entropy/int_arm.py), so the
-floats handed to constriction are identical on every machine. SCALES values are exp() rounded to a
-2^-12 grid; test_entropy checks none sits near a rounding boundary, so every platform's exp()
-yields the same table.
+Every coded symbol's probability is an integer out of 2^24 (the range coder's precision) that
+follows from integer arithmetic alone, so encoder and decoder agree on every machine without
+calling exp() (whose last bit differs between C libraries) while coding.
+
+The model. Symbols s in [lo, hi] (latents: +-LATENT_MAX; weights: +-WEIGHT_MAX). The cumulative
+below s is  C(s) = G(s - 1/2) + (s - lo)  for lo < s <= hi, C(lo) = 0, C(hi + 1) = 2^24, so
+every symbol has probability at least 1 (as constriction's leaky quantizer). G, the Laplace CDF
+in integer units of FREE = 2^24 - (alphabet size), at distance e = x - loc (an integer number of
+`units`: 2^-MU_BITS for latents, 1/2 for weights):
+    G = T(-e) if e < 0,   FREE - T(e) otherwise,
+    T(m) = (HI[m >> 8] * LO[m & 255]) >> 31,
+the tail FREE/2 * r^m as a product of two table entries, r = exp(-unit / scale):
+    LO[f] = r^f in Q31, by the recursion LO[f] = (LO[f-1] * R) >> 31, LO[0] = 2^31;
+    HI[n] = floor(FREE/2) * (r^256)^n, by HI[n] = (HI[n-1] * R256) >> 31, R256 = (LO[255]*R) >> 31.
+R = round(2^31 exp(-unit / scale)) is the only transcendental value, one per scale, computed in
+Python's `decimal` (correctly rounded, the same on every platform) when this module loads. Floors
+only shrink, so T never increases with m and every symbol's probability is >= 1 (tested
+exhaustively).
+
+Latent scales: exp(LOG_SCALE_MIN + k/16) rounded to 2^-12 (SCALES[k]); weight scales 2^(j/4)
+rounded to 2^-8 (WEIGHT_SCALES[j]), also computed in `decimal`.
+
+Training uses the continuous model (laplace_bits_np, floats); the code lengths the encoder's
+step search compares come from the integer model (latent_symbol_bits, weight_bits).
 """
 from __future__ import annotations
 
-import math
+import decimal
 
 import numpy as np
 
@@ -17,16 +36,140 @@ MU_BITS = 8                         # mu grid 2^-8
 LOG_SCALE_MIN, LOG_SCALE_MAX = -4.0, 4.5
 LOG_SCALE_STEPS_PER_NAT = 16        # log-scale grid 1/16 nat
 N_SCALES = int((LOG_SCALE_MAX - LOG_SCALE_MIN) * LOG_SCALE_STEPS_PER_NAT) + 1
-SCALES = np.round(np.exp(LOG_SCALE_MIN + np.arange(N_SCALES) / LOG_SCALE_STEPS_PER_NAT)
-                  * 4096.0) / 4096.0
-
-# Network weights: integer weights coded with a zero-mean Laplace whose scale is 2^(k/4), 2^-8-rounded
-WEIGHT_SCALES = np.round(2.0 ** (np.arange(64) / 4.0) * 256.0) / 256.0
+N_WEIGHT_SCALES = 64
 WEIGHT_MAX = 2 ** 15 - 1
+
+PRECISION = 24                      # constriction's probability precision
+TOTAL = 1 << PRECISION
+TAIL_BITS = 31                      # Q format of the LO table and of R
+LATENT_ALPHABET = 2 * LATENT_MAX + 1
+WEIGHT_ALPHABET = 2 * WEIGHT_MAX + 1
+LATENT_FREE = TOTAL - LATENT_ALPHABET
+WEIGHT_FREE = TOTAL - WEIGHT_ALPHABET
+LATENT_UNITS_PER_SYMBOL = 1 << MU_BITS   # latent distances in units of 2^-MU_BITS
+WEIGHT_UNITS_PER_SYMBOL = 2              # weight distances in half units
+
+
+def _decimal_constants():
+    """(latent scales, weight scales, latent R, weight R), every value correctly rounded."""
+    ctx = decimal.Context(prec=40, rounding=decimal.ROUND_HALF_EVEN)
+    D = decimal.Decimal
+
+    def rounded(x, grid: int) -> decimal.Decimal:
+        return ctx.divide(ctx.multiply(x, grid).to_integral_value(context=ctx), grid)
+
+    def ratio(unit: decimal.Decimal, scale: decimal.Decimal) -> int:
+        r = ctx.exp(ctx.minus(ctx.divide(unit, scale)))
+        return int(ctx.multiply(r, 1 << TAIL_BITS).to_integral_value(context=ctx))
+
+    scales = [rounded(ctx.exp(ctx.add(D(LOG_SCALE_MIN), ctx.divide(k, LOG_SCALE_STEPS_PER_NAT))),
+                      4096) for k in range(N_SCALES)]
+    w_scales = [rounded(ctx.power(D(2), ctx.divide(j, 4)), 256) for j in range(N_WEIGHT_SCALES)]
+    latent_r = [ratio(D(1) / LATENT_UNITS_PER_SYMBOL, b) for b in scales]
+    weight_r = [ratio(D(1) / WEIGHT_UNITS_PER_SYMBOL, b) for b in w_scales]
+    return scales, w_scales, latent_r, weight_r
+
+
+def _tail_tables(ratios: list[int], n_hi: int, free: int) -> tuple[np.ndarray, np.ndarray]:
+    """(HI [scales, n_hi], LO [scales, 256]) int64, by the integer recursions of the docstring."""
+    r = np.asarray(ratios, np.int64)
+    lo = np.empty((len(r), 256), np.int64)
+    lo[:, 0] = 1 << TAIL_BITS
+    for f in range(1, 256):
+        lo[:, f] = (lo[:, f - 1] * r) >> TAIL_BITS
+    r256 = (lo[:, 255] * r) >> TAIL_BITS
+    hi = np.empty((len(r), n_hi), np.int64)
+    hi[:, 0] = free // 2
+    for n in range(1, n_hi):
+        hi[:, n] = (hi[:, n - 1] * r256) >> TAIL_BITS
+    return hi, lo
+
+
+_scales, _w_scales, LATENT_R, WEIGHT_R = _decimal_constants()
+SCALES = np.array([float(b) for b in _scales])              # exact: multiples of 2^-12
+WEIGHT_SCALES = np.array([float(b) for b in _w_scales])     # exact: multiples of 2^-8
+# The largest distances: latents |x - loc| <= (LATENT_MAX - 1/2) + (LATENT_MAX + 1/2) symbols
+# (a dithered location reaches LATENT_MAX + 1/2); weights |x| <= WEIGHT_MAX - 1/2
+MAX_LATENT_DISTANCE = 2 * LATENT_MAX * LATENT_UNITS_PER_SYMBOL
+MAX_WEIGHT_DISTANCE = 2 * WEIGHT_MAX - 1
+LATENT_HI, LATENT_LO = _tail_tables(LATENT_R, (MAX_LATENT_DISTANCE >> 8) + 1, LATENT_FREE)
+WEIGHT_HI, WEIGHT_LO = _tail_tables(WEIGHT_R, (MAX_WEIGHT_DISTANCE >> 8) + 1, WEIGHT_FREE)
+del _scales, _w_scales
+
+
+def _free_cdf(e: np.ndarray, k, hi: np.ndarray, lo: np.ndarray, free: int) -> np.ndarray:
+    """G at integer distances e (any shape; k broadcast against it), int64 in [0, free].
+    Distances beyond the table (none a valid location produces) count as its last entry."""
+    m = np.minimum(np.abs(e), hi.shape[1] * 256 - 1)
+    tail = (hi[k, m >> 8] * lo[k, m & 255]) >> TAIL_BITS
+    return np.where(e < 0, tail, free - tail)
+
+
+def latent_cumulative(s: np.ndarray, loc_units: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """C(s) for symbols s in [-LATENT_MAX, LATENT_MAX + 1] (broadcast with loc_units, the
+    location in 2^-MU_BITS units, and k, the scale index): int64 in [0, TOTAL]."""
+    s = np.asarray(s, np.int64)
+    e = s * LATENT_UNITS_PER_SYMBOL - LATENT_UNITS_PER_SYMBOL // 2 - loc_units
+    inner = _free_cdf(e, k, LATENT_HI, LATENT_LO, LATENT_FREE) \
+        + (s + LATENT_MAX)
+    return np.where(s <= -LATENT_MAX, 0, np.where(s > LATENT_MAX, TOTAL, inner))
+
+
+def latent_symbol_bits(symbols: np.ndarray, loc_units: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Code length in bits of each symbol under the integer model (what the coder spends, up to
+    its few bits of final state)."""
+    p = latent_cumulative(symbols + 1, loc_units, k) - latent_cumulative(symbols, loc_units, k)
+    return PRECISION - np.log2(p)
+
+
+def latent_frequencies(loc_units: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """[n, LATENT_ALPHABET] float64 integers f with f + 1 = each symbol's probability out of
+    2^24, summing to LATENT_FREE per row: the form constriction's Categorical(perfect=False)
+    turns into exactly these probabilities (its cumulative is floor(sum * FREE / FREE) + index)."""
+    x = np.arange(-LATENT_MAX + 1, LATENT_MAX + 1, dtype=np.int64) * LATENT_UNITS_PER_SYMBOL \
+        - LATENT_UNITS_PER_SYMBOL // 2
+    e = x[None, :] - np.asarray(loc_units, np.int64)[:, None]
+    g = _free_cdf(e, np.asarray(k, np.int64)[:, None], LATENT_HI, LATENT_LO, LATENT_FREE)
+    n = g.shape[0]
+    edges = np.concatenate([np.zeros((n, 1), np.int64), g, np.full((n, 1), LATENT_FREE)], axis=1)
+    return np.diff(edges, axis=1).astype(np.float64)
+
+
+def weight_cumulative(s: np.ndarray, j) -> np.ndarray:
+    """C(s) of the zero-mean weight model with scale index j, s in [-WEIGHT_MAX, WEIGHT_MAX + 1]."""
+    s = np.asarray(s, np.int64)
+    e = s * WEIGHT_UNITS_PER_SYMBOL - WEIGHT_UNITS_PER_SYMBOL // 2
+    inner = _free_cdf(e, j, WEIGHT_HI, WEIGHT_LO, WEIGHT_FREE) \
+        + (s + WEIGHT_MAX)
+    return np.where(s <= -WEIGHT_MAX, 0, np.where(s > WEIGHT_MAX, TOTAL, inner))
+
+
+def weight_frequencies(j: int) -> np.ndarray:
+    """latent_frequencies' form for the weight model with scale index j: [WEIGHT_ALPHABET]."""
+    x = np.arange(-WEIGHT_MAX + 1, WEIGHT_MAX + 1, dtype=np.int64) * WEIGHT_UNITS_PER_SYMBOL \
+        - WEIGHT_UNITS_PER_SYMBOL // 2
+    g = _free_cdf(x, j, WEIGHT_HI, WEIGHT_LO, WEIGHT_FREE)
+    return np.diff(np.concatenate([[0], g, [WEIGHT_FREE]])).astype(np.float64)
+
+
+def weight_bits(ints: np.ndarray, j) -> np.ndarray:
+    """Code length in bits of each integer weight under scale index j (broadcast)."""
+    p = weight_cumulative(ints + 1, j) - weight_cumulative(ints, j)
+    return PRECISION - np.log2(p)
+
+
+def best_weight_scale_index(w_int: np.ndarray) -> int:
+    """Scale index minimising the code length of these integer weights."""
+    if w_int.size == 0:
+        return 0
+    values, counts = np.unique(np.asarray(w_int, np.int64), return_counts=True)
+    bits = weight_bits(values[None, :], np.arange(N_WEIGHT_SCALES)[:, None]) @ counts
+    return int(np.argmin(bits))
 
 
 def laplace_bits_np(x: np.ndarray, mu: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """-log2 P(x) for integer x under a Laplace(mu, scale) integrated over [x-1/2, x+1/2]."""
+    """-log2 P(x) for integer x under a continuous Laplace(mu, scale) integrated over
+    [x-1/2, x+1/2]: the float estimate (training summaries, tests), not the coding model."""
     hi = _laplace_cdf(x + 0.5 - mu, scale)
     lo = _laplace_cdf(x - 0.5 - mu, scale)
     return -np.log2(np.maximum(hi - lo, 2.0 ** -24))
@@ -35,15 +178,3 @@ def laplace_bits_np(x: np.ndarray, mu: np.ndarray, scale: np.ndarray) -> np.ndar
 def _laplace_cdf(z, scale):
     tail = 0.5 * np.exp(-np.abs(z) / scale)
     return np.where(z < 0, tail, 1.0 - tail)
-
-
-def best_weight_scale_index(w_int: np.ndarray) -> int:
-    """Scale index minimising the ideal code length of these integer weights."""
-    if w_int.size == 0:
-        return 0
-    x = w_int.astype(np.float64)[None, :]
-    bits = laplace_bits_np(x, 0.0, WEIGHT_SCALES[:, None]).sum(axis=1)
-    return int(np.argmin(bits))
-
-
-assert math.isclose(SCALES[0], math.exp(LOG_SCALE_MIN), rel_tol=0.01)

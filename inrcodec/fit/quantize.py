@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from ..entropy import engine
 from ..entropy.coder import LatentCodeLength
-from ..entropy.laplace import WEIGHT_MAX, WEIGHT_SCALES, best_weight_scale_index, laplace_bits_np
+from ..entropy.laplace import WEIGHT_MAX, best_weight_scale_index, weight_bits
 from ..entropy.weights import N_STEPS, quantize, step_value
 from ..image.decode import int_arm_from
 from ..model import fixed_point
@@ -28,7 +28,7 @@ COARSE = range(2, N_STEPS, 4)   # 1/2 ... 2^-13, every 4th step; then refined ar
 
 def group_bits(ints: np.ndarray) -> tuple[float, int]:
     k = best_weight_scale_index(ints)
-    return float(laplace_bits_np(ints.astype(np.float64), 0.0, WEIGHT_SCALES[k]).sum()), k
+    return float(weight_bits(np.asarray(ints, np.int64), k).sum()), k
 
 
 def _flat(params) -> np.ndarray:

@@ -26,8 +26,8 @@ from .header import ImageHeader
 
 SECTION_NAMES = (*MODULE_NAMES, "latents")
 
-# The fewest bits any latent can cost: constriction's quantized Laplace (probability precision
-# 2^-24, as channel_sim/index.py) leaves each of the other 2 * LATENT_MAX symbols at least 2^-24, so the
+# The fewest bits any latent can cost: the integer Laplace (entropy/laplace.py; probability
+# precision 2^-24) leaves each of the other 2 * LATENT_MAX symbols at least 2^-24, so the
 # likeliest symbol has probability at most 1 - 126 * 2^-24: >= 1.08e-5 bits per latent, however
 # sure the ARM is. The coded words carry at least that information, less a few words of final
 # state, and less what the trailing zero words the writer drops stood for: at most four
