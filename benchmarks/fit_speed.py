@@ -54,7 +54,8 @@ def step_seconds(preset: str, h: int, w: int, steps: int, device: str,
         if device == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
-        train.take_step(model, opt, target, 1e-3, sc, sc.lr, sc.t_start, 1.0, True)
+        train.take_step(model, opt, target, 1e-3, sc, sc.lr, sc.t_start, 1.0, True,
+                        noise_std=sc.noise_std_start)
         if device == "cuda":
             torch.cuda.synchronize()
         if k >= 3:                                  # warm-up steps not counted

@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import platform
 import sys
@@ -262,6 +263,35 @@ def versions(names=IMAGE_PACKAGES) -> str:
     return ", ".join(out) + f", Python {platform.python_version()}"
 
 
+def peer_points(path: Path, images: list[str], lmbdas: list[float], size: int,
+                iterations: int) -> tuple[list[dict], str]:
+    """The Cool-chic rows of a committed rd_*.csv for these images and lambdas, and the command
+    that made them; ValueError unless that command ran the same crop size and iterations."""
+    lines = path.read_text().splitlines()
+    if not lines or not lines[0].startswith("# command: "):
+        raise ValueError(f"{path} has no '# command:' first line")
+    command = lines[0][len("# command: "):]
+    words = command.split()
+    for flag, want in (("--size", size), ("--iterations", iterations)):
+        got = int(words[words.index(flag) + 1]) if flag in words else None
+        if got != want:
+            raise ValueError(f"{path} was made with {flag} {got}, this run has {want}")
+    numeric = {"param": float, "bytes": int, "bpp": float, "psnr": float, "encode_s": float,
+               "decode_s": float, "iterations": int, "macs_per_pixel": float,
+               "peer_psnr": float, "train_s": float, "train_iterations": float}
+    rows = []
+    for row in csv.DictReader(lines[1:]):
+        if row["codec"].startswith("coolchic") and row["image"] in images:
+            rows.append({k: (numeric[k](v) if k in numeric and v != "" else v)
+                         for k, v in row.items()})
+    rows = [r for r in rows if any(math.isclose(r["param"], lm) for lm in lmbdas)]
+    have = {(r["image"], lm) for r in rows for lm in lmbdas if math.isclose(r["param"], lm)}
+    missing = sorted({(im, lm) for im in images for lm in lmbdas} - have)
+    if missing:
+        raise ValueError(f"{path} lacks Cool-chic points {missing}")
+    return rows, command
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", default=",".join(DEFAULT_IMAGES))
@@ -294,6 +324,10 @@ def main(argv=None):
                     help="keep each point's files and logs under DIR")
     cc.add_argument("--coolchic-timeout", type=float, default=None,
                     help="seconds per Cool-chic subprocess")
+    cc.add_argument("--peer-from", metavar="CSV", default=None,
+                    help="take the Cool-chic points from a committed rd_*.csv instead of running "
+                         "it (its command must have the same --size and --iterations; it must "
+                         "hold every asked image and lambda)")
     args = ap.parse_args(argv)
     command = "python -m benchmarks.rd " + " ".join(sys.argv[1:] if argv is None else argv)
     from benchmarks.classical import available_codecs
@@ -329,8 +363,18 @@ def main(argv=None):
         except coolchic.CoolchicError as e:
             ap.error(f"--coolchic: {e}")
         peer = setup.curve
+    peer_rows, peer_command = [], None
+    if args.peer_from:
+        if args.coolchic:
+            ap.error("--peer-from and --coolchic: one or the other")
+        try:
+            peer_rows, peer_command = peer_points(Path(args.peer_from), images, lmbdas,
+                                                  args.size, args.iterations)
+        except ValueError as e:
+            ap.error(f"--peer-from: {e}")
+        peer = peer_rows[0]["codec"]
     start = time.time()
-    rows = []
+    rows = list(peer_rows)
     from tqdm import tqdm
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         futures = []
@@ -393,6 +437,9 @@ def main(argv=None):
                f"benchmarks/coolchic_run.py. Rate: the real `.cool` file; PSNR: ours, on its "
                f"decoded PNG against the same crop. Encode seconds include its post-training "
                f"quantization and weight RDOQ and its check decode.", ""]
+    if peer_command:
+        md += [f"{peer}: its points are read from `{args.peer_from}`, made by `{peer_command}` "
+               "(same crops, λ and iterations; that file says how it was run), not rerun.", ""]
     if skipped:
         md += ["Skipped codecs: " + "; ".join(f"{k} ({v})" for k, v in skipped.items()), ""]
     md += ["## Against each codec (negative BD-rate = the first curve needs fewer bits)", "",

@@ -2,7 +2,7 @@
 (never Kodak).
 
     python scripts/tune_fit.py [--workers 2] [--iterations 2000] [--out NAME] [--variants A,B]
-                               [--size 128] [--images A,B] [--lmbdas 0.004,0.001]
+                               [--size 128] [--images A,B] [--lmbdas 0.004,0.001] [--seeds 0,1]
 
 Each variant changes fit.train.Schedule (and, where it says so, the preset) from a fixed
 baseline: the shipped defaults with the latent learning-rate multiplier at 1 and no gradient
@@ -22,8 +22,15 @@ IMAGES = ["4.2.03", "house", "4.1.05", "4.1.01"]
 LMBDAS = [4e-3, 1e-3]
 # every variant starts from this: the shipped schedule before tuning (latent learning rate x1,
 # no gradient clipping, no weight RDOQ), so the committed tables stay reproducible
-BASELINE = {"latent_lr_multiplier": 1.0, "grad_clip": 0.0, "weight_rdoq": False}
+# (and the quantization proxy and ARM start before issue 32: uniform noise, rate on soft + noise,
+# temperature 0.3 -> 0.1, log-scale 0)
+BASELINE = {"latent_lr_multiplier": 1.0, "grad_clip": 0.0, "weight_rdoq": False,
+            "t_start": 0.3, "t_end": 0.1, "noise_std_start": 0.0, "noise_std_end": 0.0,
+            "rate_on_synthesis_values": False, "arm_log_scale_init": 0.0}
 MEDIUM = {"latent_lr_multiplier": 3.0, "preset": "medium"}   # `preset medium`: base of the clip runs
+PROXY = {"noise_std_start": 0.22, "noise_std_end": 0.15, "t_start": 0.35, "t_end": 0.08,
+         "rate_on_synthesis_values": True}
+PROXY_INIT = {**PROXY, "arm_log_scale_init": -4.0}
 VARIANTS = {                                  # name: Schedule overrides of the baseline
     "baseline": {},
     "latent lr x3": {"latent_lr_multiplier": 3.0},
@@ -58,6 +65,22 @@ VARIANTS = {                                  # name: Schedule overrides of the 
     **{f"medium parents {n}": {**MEDIUM, "grad_clip": 0.03, "arm_parents": n} for n in (0, 1, 2, 3)},
     "medium soap": {**MEDIUM, "grad_clip": 0.03, "network_optimizer": "soap"},
     "medium weight rdoq": {**MEDIUM, "grad_clip": 0.03, "weight_rdoq": True},
+    # issue 32 items 1-2 on the shipped `medium` schedule (weight RDOQ off in both: it runs after
+    # the fit and would only add time): Gaussian noise 0.22 -> 0.15 with the temperature
+    # 0.35 -> 0.08 and the rate priced on the synthesis' values; the ARM's log-scale bias at -4
+    **{name: {**MEDIUM, "grad_clip": 0.03, **knobs} for name, knobs in {
+        "proxy gaussian": PROXY,
+        "proxy gaussian, rate on noisy": {**PROXY, "rate_on_synthesis_values": False},
+        "arm scale init -4": {"arm_log_scale_init": -4.0},
+        "proxy gaussian + arm scale init -4": {**PROXY, "arm_log_scale_init": -4.0},
+        # round 2, on top of proxy + init: the synthesis' residual convolutions start at zero;
+        # the networks on SOAP with weight decay 0.01, clip 0.1 on the networks only
+        "proxy + init + residual zero init": {**PROXY_INIT, "synthesis_residual_zero_init": True},
+        "proxy + init + soap wd 0.01 clip nets 0.1": {
+            **PROXY_INIT, "network_optimizer": "soap", "network_weight_decay": 0.01,
+            "grad_clip": 0.1, "grad_clip_latents": False},
+        "proxy + init + clip nets only": {**PROXY_INIT, "grad_clip_latents": False},
+    }.items()},
 }
 
 
@@ -71,14 +94,19 @@ def point(job) -> dict:
     torch.set_num_threads(1)
     from inrcodec.image.encoder import encode_with_report
     from inrcodec.fit.train import Schedule
-    variant, image, lmbda, iterations, size = job
+    variant, image, lmbda, iterations, size, seed = job
     knobs = {**BASELINE, **VARIANTS[variant]}
     preset = knobs.pop("preset", "low")
     arch = {k: knobs.pop(k) for k in ARCH_KNOBS if k in knobs}
     arch = dataclasses.replace(PRESETS[preset], **arch) if arch else None
     _, r = encode_with_report(train_crop(image, size), lmbda=lmbda, iterations=iterations, device="cpu",
-                              preset=preset, arch=arch, schedule=Schedule(**knobs))
-    return point_row(variant, image, lmbda, r)
+                              preset=preset, arch=arch, schedule=Schedule(**knobs), seed=seed)
+    return point_row(variant, point_label(image, seed), lmbda, r)
+
+
+def point_label(image: str, seed: int) -> str:
+    """The table's image column: the image, and the seed where it is not 0."""
+    return image if seed == 0 else f"{image} seed {seed}"
 
 
 def main(argv=None) -> None:
@@ -88,6 +116,8 @@ def main(argv=None) -> None:
     ap.add_argument("--size", type=int, default=128, help="crop side")
     ap.add_argument("--images", default=",".join(IMAGES))
     ap.add_argument("--lmbdas", default=",".join(map(str, LMBDAS)))
+    ap.add_argument("--seeds", default="0", help="comma-separated fit seeds (paired: every "
+                    "variant fits every image, lambda and seed)")
     ap.add_argument("--reference-from", default=None, metavar="FILE",
                     help="take the first variant's points from this committed table instead of "
                          "refitting them (fits on one thread are deterministic)")
@@ -98,19 +128,22 @@ def main(argv=None) -> None:
         ap.error(f"--variants: any of {list(VARIANTS)} (the first is the reference)")
     images = args.images.split(",")
     lmbdas = [float(x) for x in args.lmbdas.split(",")]
+    seeds = [int(x) for x in args.seeds.split(",")]
     reference = []
     if args.reference_from:
-        wanted = {(im, lm) for im in images for lm in lmbdas}
+        wanted = {(point_label(im, seed), lm) for im in images for lm in lmbdas for seed in seeds}
         reference = [r for r in reference_rows(Path(args.reference_from), names[0])
                      if (r["image"], r["lmbda"]) in wanted]
         if len(reference) != len(wanted):
             ap.error(f"--reference-from: {args.reference_from} lacks some points of {names[0]!r}")
     fitted = names[1:] if reference else names
-    jobs = [(v, im, lm, args.iterations, args.size) for v in fitted for im in images for lm in lmbdas]
+    jobs = [(v, im, lm, args.iterations, args.size, seed)
+            for v in fitted for im in images for lm in lmbdas for seed in seeds]
     rows, seconds = run(point, jobs, args.workers)
     rows = reference + rows
     setup = (f"Images: {args.size}x{args.size} centre crops of train/{', '.join(images)}; "
-             f"λ ∈ {lmbdas}; preset low unless named; {args.iterations} steps; one CPU thread per fit."
+             f"λ ∈ {lmbdas}; seeds {seeds}; preset low unless named; {args.iterations} steps; "
+             "one CPU thread per fit."
              + (f" The `{names[0]}` points are read from {args.reference_from}, not refitted."
                 if reference else ""))
     print(write_table(RESULTS / f"{args.out}.md", "Grid codec: fitting-schedule tuning on "

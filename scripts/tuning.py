@@ -77,10 +77,11 @@ def run(point, jobs: list, workers: int) -> tuple[list[dict], float]:
 
 
 def write_table(path: Path, title: str, command: str, seconds: float, setup: str,
-                variants: list[str], rows: list[dict], conclusion: str = "") -> str:
+                variants: list[str], rows: list[dict], conclusion: str = "",
+                score: str = "RD cost MSE + λ·bpp of the real decoded file") -> str:
     base = {(r["image"], r["lmbda"]): r["cost"] for r in rows if r["variant"] == variants[0]}
     lines = [f"# {title}", "", f"Command: `{command}`  ", f"Wall time: {seconds:.0f} s", "", setup,
-             "Score: RD cost MSE + λ·bpp of the real decoded file; the change is the mean over "
+             f"Score: {score}; the change is the mean over "
              f"images and λ of the relative change against `{variants[0]}` on the same point, "
              "then the per-point changes.", "",
              "| variant | mean RD cost change | per point (%) | mean bpp | mean PSNR dB |",

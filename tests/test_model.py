@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from inrcodec.arch import preset
 from inrcodec.fit.model import FitModel, laplace_bits
-from inrcodec.model.arm import Arm
+from inrcodec.model.arm import INITIAL_LOG_SCALE, Arm
 from inrcodec.model.latents import LatentLayout
 from inrcodec.model.padding import replicate_pad
 from inrcodec.model.upsampling import Upsampling
@@ -301,6 +301,35 @@ def test_noise_proxy_works_on_the_latents_in_pos_order():
     y_rate.sum().backward()
     grad = model.latent.grad
     assert torch.all(grad[~model.mask.bool()] == 0) and torch.all(grad[model.mask.bool()] != 0)
+
+
+def test_gaussian_proxy_prices_the_rate_on_what_the_synthesis_sees():
+    """Gaussian noise of the asked spread; with rate_on_synthesis_values the rate model gets the
+    very tensor the synthesis gets, otherwise the wider soft + noise values."""
+    from inrcodec.fit.model import soft_round
+    torch.manual_seed(0)
+    model = FitModel(preset("low"), 64, 64, 3)
+    with torch.no_grad():
+        model.latent.uniform_(-3, 3)
+    values = (model.latent * model.mask)[torch.from_numpy(model.layout.pos_idx)]
+    soft = soft_round(values, 0.08)
+    y_rate, y_syn = model.quantized_latents("noise", 0.08, noise_std=0.2)
+    assert 0.18 < float((y_rate - soft).std()) < 0.22          # soft + N(0, 0.2^2)
+    assert torch.allclose(y_syn, soft_round(y_rate, 0.08))
+    y_rate, y_syn = model.quantized_latents("noise", 0.08, noise_std=0.2,
+                                            rate_on_synthesis_values=True)
+    assert y_rate is y_syn
+
+
+def test_schedule_sets_the_arm_log_scale_at_the_start():
+    from inrcodec.fit.train import Schedule, fit
+    torch.manual_seed(0)
+    model = FitModel(preset("low"), 16, 16, 3)
+    target = torch.rand(1, 3, 16, 16)
+    fit(model, target, 1e-3, 0, progress=False)
+    assert float(model.arm.layers[-1].bias[1]) == INITIAL_LOG_SCALE == -4.0
+    fit(model, target, 1e-3, 0, progress=False, schedule=Schedule(arm_log_scale_init=0.0))
+    assert float(model.arm.layers[-1].bias[1]) == 0.0
 
 
 def test_laplace_bits_backward_has_no_nan_where_the_probability_underflows():

@@ -249,3 +249,23 @@ def test_rd_run_with_the_coolchic_peer(fake_checkout, tmp_path, monkeypatch):
     assert "coolchic-mop decoder: 1039 MACs/pixel at this size" in md
     summary = json.loads((tmp_path / "rd_ccfake.json").read_text())
     assert "bd_rate_mean_mse_curve" in summary["coolchic-mop (peer)"]["jpeg"]
+
+
+def test_peer_points_read_a_committed_run_and_refuse_a_different_one(tmp_path):
+    """--peer-from: the Cool-chic rows of the asked images and lambdas, typed as a live run's;
+    a file made with other iterations, or lacking a point, is refused."""
+    path = tmp_path / "rd_x.csv"
+    path.write_text("# command: python -m benchmarks.rd --size 64 --iterations 300 --coolchic c\n"
+                    "image,codec,param,bytes,bpp,psnr,encode_s,decode_s,iterations,device,"
+                    "macs_per_pixel,peer_psnr,train_s,train_iterations\n"
+                    "a,jpeg,10,100,0.2,25.0,0.1,0.1,,cpu,,,,\n"
+                    "a,coolchic-mop,0.004,200,0.39,30.5,50,1,300,cpu,1039.0,30.5,40,300\n"
+                    "a,coolchic-mop,0.001,300,0.59,32.5,50,1,300,cpu,1039.0,32.5,40,300\n")
+    rows, command = rd.peer_points(path, ["a"], [0.004], 64, 300)
+    assert command.startswith("python -m benchmarks.rd --size 64")
+    assert [(r["codec"], r["param"], r["bpp"], r["iterations"]) for r in rows] == \
+        [("coolchic-mop", 0.004, 0.39, 300)]
+    with pytest.raises(ValueError, match="--iterations 300"):
+        rd.peer_points(path, ["a"], [0.004], 64, 2000)
+    with pytest.raises(ValueError, match="lacks"):
+        rd.peer_points(path, ["a", "b"], [0.004], 64, 300)

@@ -184,9 +184,15 @@ class FitModel(nn.Module):
         """Float output [N, C, H, W] (N = 1 for an image) from the latents in pos_idx order."""
         return render_values(self.layout, upsampling, synthesis, values)
 
-    def quantized_latents(self, mode: str, temperature: float = 0.3, noise_a: float = 1.0):
-        """(latents seen by the rate model, latents seen by the synthesis), in pos_idx order;
-        noise_a: the noise phase's Kumaraswamy shape (centred_noise; 1 = uniform)."""
+    def quantized_latents(self, mode: str, temperature: float = 0.3, noise_a: float = 1.0,
+                          noise_std: float = 0.0, rate_on_synthesis_values: bool = False):
+        """(latents seen by the rate model, latents seen by the synthesis), in pos_idx order.
+
+        The noise phase's proxy: soft = soft_round(y, T); noisy = soft + noise; the synthesis sees
+        soft_round(noisy, T). noise: Gaussian N(0, noise_std^2) where noise_std > 0, else
+        centred_noise with Kumaraswamy shape noise_a (1 = uniform). The rate model sees noisy,
+        or with rate_on_synthesis_values the very values the synthesis sees (then the rate term
+        is priced on the latents that make the picture, not on a wider cloud around them)."""
         y = RowGather.apply(self.latent, self.pos_rows, self.pos_inverse)[0]
         y = y.clamp(-LATENT_MAX, LATENT_MAX)
         if self.dither_values is not None:
@@ -198,8 +204,11 @@ class FitModel(nn.Module):
             return hard, hard
         if mode == "noise":
             soft = soft_round(y, temperature)
-            noisy = soft + centred_noise(y, noise_a)
-            return noisy, soft_round(noisy, temperature)
+            noise = (torch.randn_like(y) * noise_std if noise_std > 0
+                     else centred_noise(y, noise_a))
+            noisy = soft + noise
+            seen = soft_round(noisy, temperature)
+            return (seen if rate_on_synthesis_values else noisy), seen
         hard = y + (torch.round(y) - y).detach()      # straight-through
         return hard, hard
 
@@ -213,9 +222,12 @@ class FitModel(nn.Module):
         mu, log_scale = self.arm.forward_wide(ctx)
         return LaplaceBits.apply(values, mu, log_scale).sum()
 
-    def forward(self, mode: str, temperature: float = 0.3, noise_a: float = 1.0):
-        """(image [1,C,H,W], total latent bits) under the given quantization proxy."""
-        y_rate, y_syn = self.quantized_latents(mode, temperature, noise_a)
+    def forward(self, mode: str, temperature: float = 0.3, noise_a: float = 1.0,
+                noise_std: float = 0.0, rate_on_synthesis_values: bool = False):
+        """(image [1,C,H,W], total latent bits) under the given quantization proxy
+        (quantized_latents)."""
+        y_rate, y_syn = self.quantized_latents(mode, temperature, noise_a, noise_std,
+                                               rate_on_synthesis_values)
         image = self.render_values(self.upsampling, self.synthesis, y_syn)
         return image, self.rate_bits(y_rate)
 

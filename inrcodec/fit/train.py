@@ -23,14 +23,28 @@ class Schedule:
     lr: float = 1e-2                  # noise phase: cosine decay from this
     hard_lr: float = 1e-4             # straight-through (hard rounding) phase
     noise_fraction: float = 0.85      # share of the steps (or of the time budget) in the noise phase
-    t_start: float = 0.3              # soft-rounding temperature, annealed linearly to t_end
-    t_end: float = 0.1
+    # soft-rounding temperature, annealed linearly from t_start to t_end over the noise phase
+    # (0.35 -> 0.08 with the Gaussian proxy below; 0.3 -> 0.1 before it)
+    t_start: float = 0.35
+    t_end: float = 0.08
     # the latents' learning rate relative to the networks' (3: tuned on the training photos,
     # benchmarks/results/tuning_fit_train128*.md; RD cost -3.1 % against 1)
     latent_lr_multiplier: float = 3.0
     # noise-phase noise: Kumaraswamy(a, b) - 1/2 with its mode at 0, a annealed linearly from
     # noise_a_start to 1 (a = 1 is uniform noise; C3 starts at 2: narrower noise early)
     noise_a_start: float = 1.0
+    # noise-phase noise instead: Gaussian, its standard deviation annealed linearly from
+    # noise_std_start to noise_std_end (0 = off: the noise above)
+    noise_std_start: float = 0.22
+    noise_std_end: float = 0.15
+    # price the rate on the values the synthesis sees (soft_round(soft + noise)) instead of on
+    # soft + noise (FitModel.quantized_latents). With the Gaussian noise and temperatures above
+    # (issue 32, item 1): RD cost -7.0 %, 12 of 12 paired points better (three 256x256 training
+    # crops, two lambdas, two seeds; benchmarks/results/tuning_fit_train256_proxy_init.md)
+    rate_on_synthesis_values: bool = True
+    # the ARM's log-scale output bias at the start of the fit (None: the module's own init,
+    # model/arm.py INITIAL_LOG_SCALE; 0: scale 1, every zero latent ~1.35 bits at step 0)
+    arm_log_scale_init: float | None = None
     # warm-up: this many random initialisations are each fitted for warmup_steps (at the start
     # learning rate and temperature) and the one with the lowest RD cost is kept; these steps
     # count towards the fit's total
@@ -43,6 +57,9 @@ class Schedule:
     # on the training photos: RD cost -7.4 % (lambda 0.004) and -2.5 % (0.001) at 256x256 with
     # `medium`, -1.1 % at 128x128 with `low` (benchmarks/results/tuning_fit_train*clip*.md)
     grad_clip: float = 0.03
+    # clip the latents' gradient together with the networks' (False: the networks' only, the
+    # latents never clipped)
+    grad_clip_latents: bool = True
     # Adam's epsilon: comparable to a full-resolution latent's gradient (~1e-7 at 256x256), so it
     # damps the weakly driven latents; measured, that damping helps: 1e-10 +2.6 %, 1e-6 +26.9 %
     # RD cost (benchmarks/results/tuning_fit_train256_eps.md, tuning_fit_train256_clip_lmbda001.md)
@@ -55,6 +72,10 @@ class Schedule:
     # Cool-chic 5 fits its networks); the latents stay on Adam either way
     network_optimizer: str = "adam"
     soap_precondition_frequency: int = 10
+    network_weight_decay: float = 0.0     # decoupled weight decay of the networks (SOAP only)
+    # start the synthesis' 3x3 residual convolutions at zero (default: 0.1 x PyTorch's init), so
+    # the fit starts from the 1x1 layers' picture alone
+    synthesis_residual_zero_init: bool = False
     # after the weight-step search, nudge integer weights towards zero where the real RD cost
     # drops (fit.quantize._nudge_towards_zero; one evaluation per non-zero weight). On four
     # 256x256 training crops with `medium`: RD cost -0.8 %, better on 8 of 8 points (same fits,
@@ -112,18 +133,30 @@ def _optimizer(model: FitModel, sc: Schedule):
     if sc.network_optimizer == "adam":
         return torch.optim.Adam([latent, networks], **adam)
     from pytorch_optimizer import SOAP
-    soap = SOAP([networks], lr=sc.lr, betas=(0.95, 0.95), weight_decay=0.0, eps=sc.adam_eps,
+    soap = SOAP([networks], lr=sc.lr, betas=(0.95, 0.95), weight_decay=sc.network_weight_decay,
+                eps=sc.adam_eps,
                 precondition_frequency=sc.soap_precondition_frequency)
     return CombinedOptimizer(torch.optim.Adam([latent], **adam), soap)
 
 
-def _reinitialise(model: FitModel) -> None:
+def _initialise(model: FitModel, sc: Schedule) -> None:
+    """The schedule's changes to the modules' own initialisation."""
+    with torch.no_grad():
+        if sc.arm_log_scale_init is not None:
+            model.arm.layers[-1].bias[1] = sc.arm_log_scale_init
+        if sc.synthesis_residual_zero_init:
+            for conv in model.synthesis.residual:
+                conv.weight.zero_()
+
+
+def _reinitialise(model: FitModel, sc: Schedule) -> None:
     """A fresh random start in place: latents zero, networks re-drawn with their own init."""
     fresh = build_modules(model.arch, model.channels, arm_inputs=model.arm.layers[0].in_features)
     with torch.no_grad():
         model.latent.zero_()
         for name, module in fresh.items():
             model.network(name).load_state_dict(module.state_dict())
+    _initialise(model, sc)
 
 
 @torch.no_grad()
@@ -172,7 +205,7 @@ class BestState:
 
 def take_step(model: FitModel, opt, target: torch.Tensor, lmbda: float,
               sc: Schedule, lr: float, temperature: float, noise_a: float, noise_phase: bool,
-              on_loss=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+              on_loss=None, noise_std: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One fitting step (the one `fit` takes and benchmarks/fit_speed.py times): the loss under
     the phase's quantization proxy, backward, gradient clip, Adam. on_loss(loss, a detached 0-d
     tensor) is called before the update. Returns (loss, mse, bpp), detached 0-d tensors too:
@@ -180,7 +213,8 @@ def take_step(model: FitModel, opt, target: torch.Tensor, lmbda: float,
     numbers and a GPU can run ahead of the host otherwise."""
     for group in opt.param_groups:
         group["lr"] = lr * group["scale"]
-    image, bits = model("noise" if noise_phase else "hard", temperature, noise_a)
+    image, bits = model("noise" if noise_phase else "hard", temperature, noise_a, noise_std,
+                        sc.rate_on_synthesis_values)
     mse = torch.mean((image - target) ** 2)
     bpp = bits / target[:, 0].numel()
     loss = mse + lmbda * bpp
@@ -189,7 +223,9 @@ def take_step(model: FitModel, opt, target: torch.Tensor, lmbda: float,
     opt.zero_grad(set_to_none=True)
     loss.backward()
     if sc.grad_clip > 0:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), sc.grad_clip)
+        clipped = (model.parameters() if sc.grad_clip_latents
+                   else [p for p in model.parameters() if p is not model.latent])
+        torch.nn.utils.clip_grad_norm_(clipped, sc.grad_clip)
     opt.step()
     return loss.detach(), mse.detach(), bpp.detach()
 
@@ -212,13 +248,15 @@ def fit(model: FitModel, target: torch.Tensor, lmbda: float, iterations: int | N
     bar = tqdm(total=round(total, 1) if by_time else total, disable=not progress, desc=desc,
                unit="s" if by_time else "it", dynamic_ncols=True, leave=leave)
     it, shown = 0, 0.0
+    _initialise(model, sc)
     opt = _optimizer(model, sc)
 
     hard_best = BestState(model, on_device=target.device.type != "cpu")
 
-    def step(lr: float, temperature: float, noise_a: float, noise_phase: bool):
+    def step(lr: float, temperature: float, noise_a: float, noise_phase: bool,
+             noise_std: float = sc.noise_std_start):
         return take_step(model, opt, target, lmbda, sc, lr, temperature, noise_a, noise_phase,
-                         on_loss=None if noise_phase else hard_best.offer)
+                         on_loss=None if noise_phase else hard_best.offer, noise_std=noise_std)
 
     def tick(loss: torch.Tensor, mse: torch.Tensor, bpp: torch.Tensor, phase: str) -> None:
         nonlocal it, shown
@@ -240,7 +278,7 @@ def fit(model: FitModel, target: torch.Tensor, lmbda: float, iterations: int | N
         best = (math.inf, None, None)
         for candidate in range(sc.warmup_candidates):
             if candidate:
-                _reinitialise(model)
+                _reinitialise(model, sc)
                 opt = _optimizer(model, sc)
             for _ in range(sc.warmup_steps):
                 tick(*step(sc.lr, sc.t_start, sc.noise_a_start, True), "warm-up")
@@ -266,9 +304,10 @@ def fit(model: FitModel, target: torch.Tensor, lmbda: float, iterations: int | N
             lr = sc.lr * 0.5 * (1 + math.cos(math.pi * frac))
             temperature = sc.t_start + (sc.t_end - sc.t_start) * frac
             noise_a = sc.noise_a_start + (1.0 - sc.noise_a_start) * frac
+            noise_std = sc.noise_std_start + (sc.noise_std_end - sc.noise_std_start) * frac
         else:
-            lr, temperature, noise_a = sc.hard_lr, sc.t_end, 1.0
-        loss, mse, bpp = step(lr, temperature, noise_a, noise_phase)
+            lr, temperature, noise_a, noise_std = sc.hard_lr, sc.t_end, 1.0, 0.0
+        loss, mse, bpp = step(lr, temperature, noise_a, noise_phase, noise_std)
         tick(loss, mse, bpp, "noise" if noise_phase else "hard")
     bar.close()
     # the state after the last step has not been scored yet: score it with hard rounding

@@ -12,6 +12,14 @@ from ..arch import Architecture
 from ..entropy.laplace import LOG_SCALE_MAX, LOG_SCALE_MIN
 
 
+# The log-scale output's bias at the start: scale e^-4, so at step 0 a zero latent costs ~0 bits
+# instead of ~1.35 (scale 1), and the first steps are not spent removing a phantom rate of
+# ~1.35 bits per latent (issue 32, item 2: on top of the Gaussian proxy, RD cost -0.4 %, 8 of 12
+# paired points better, benchmarks/results/tuning_fit_train256_proxy_init.md). LOG_SCALE_MIN is
+# -4 too: the clamp passes the gradient at its bound.
+INITIAL_LOG_SCALE = -4.0
+
+
 class Arm(nn.Module):
     def __init__(self, arch: Architecture, in_features: int | None = None):
         """in_features: context size (default arch.arm_inputs; video adds previous-frame inputs)."""
@@ -21,6 +29,7 @@ class Arm(nn.Module):
         with torch.no_grad():
             self.layers[-1].weight.mul_(0.1)
             self.layers[-1].bias.zero_()
+            self.layers[-1].bias[1] = INITIAL_LOG_SCALE
 
     def forward(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = context
