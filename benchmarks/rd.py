@@ -263,6 +263,9 @@ def versions(names=IMAGE_PACKAGES) -> str:
     return ", ".join(out) + f", Python {platform.python_version()}"
 
 
+DEFAULT_SIZE, DEFAULT_ITERATIONS = 256, 2000
+
+
 def peer_points(path: Path, images: list[str], lmbdas: list[float], size: int,
                 iterations: int) -> tuple[list[dict], str]:
     """The Cool-chic rows of a committed rd_*.csv for these images and lambdas, and the command
@@ -272,8 +275,9 @@ def peer_points(path: Path, images: list[str], lmbdas: list[float], size: int,
         raise ValueError(f"{path} has no '# command:' first line")
     command = lines[0][len("# command: "):]
     words = command.split()
-    for flag, want in (("--size", size), ("--iterations", iterations)):
-        got = int(words[words.index(flag) + 1]) if flag in words else None
+    for flag, want, default in (("--size", size, DEFAULT_SIZE),
+                                ("--iterations", iterations, DEFAULT_ITERATIONS)):
+        got = int(words[words.index(flag) + 1]) if flag in words else default
         if got != want:
             raise ValueError(f"{path} was made with {flag} {got}, this run has {want}")
     numeric = {"param": float, "bytes": int, "bpp": float, "psnr": float, "encode_s": float,
@@ -295,9 +299,9 @@ def peer_points(path: Path, images: list[str], lmbdas: list[float], size: int,
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", default=",".join(DEFAULT_IMAGES))
-    ap.add_argument("--size", type=int, default=256, help="centre crop side (0 = full image)")
+    ap.add_argument("--size", type=int, default=DEFAULT_SIZE, help="centre crop side (0 = full image)")
     ap.add_argument("--lmbdas", default="0.016,0.004,0.001,0.00025")
-    ap.add_argument("--iterations", type=int, default=2000)
+    ap.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS)
     ap.add_argument("--preset", default="auto",
                     help="one preset, or several comma-separated (auto: the codec's default; "
                          "none: no grid-codec curve)")
@@ -425,7 +429,7 @@ def main(argv=None):
         md[-1:-1] = [f"inrcodec-rec: `--mode rec` (Bayesian coordinate network, weights sent by "
                      f"relative-entropy coding), target bpp ∈ {args.rec_bpps.split(',')} "
                      f"(`param` below), {args.iterations} iterations.", ""]
-    if peer:
+    if peer and not peer_command:
         budget = ("its `--debug` preset (~110 steps: a plumbing smoke test, NOT a result)"
                   if args.coolchic_debug else f"`--n_itr {peer_jobs[0].iterations}` "
                   "(its whole budget, warm-up included)")

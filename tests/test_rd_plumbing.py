@@ -249,6 +249,14 @@ def test_rd_run_with_the_coolchic_peer(fake_checkout, tmp_path, monkeypatch):
     assert "coolchic-mop decoder: 1039 MACs/pixel at this size" in md
     summary = json.loads((tmp_path / "rd_ccfake.json").read_text())
     assert "bd_rate_mean_mse_curve" in summary["coolchic-mop (peer)"]["jpeg"]
+    # the same peer points again, read from that run's CSV instead of run (--peer-from)
+    rd.main(["--size", "24", "--images", "kodim23", "--lmbdas", "0.02", "--preset", "none",
+             "--codecs", "jpeg", "--workers", "1", "--peer-from", str(tmp_path / "rd_ccfake.csv"),
+             "--tag", "ccfrom"])
+    md = (tmp_path / "rd_ccfrom.md").read_text()
+    assert "| coolchic-mop vs |" in md and "its points are read from" in md
+    rows = list(csv.DictReader((tmp_path / "rd_ccfrom.csv").read_text().splitlines()[1:]))
+    assert [r["bpp"] for r in rows if r["codec"] == "coolchic-mop"] == [cc[0]["bpp"]]
 
 
 def test_peer_points_read_a_committed_run_and_refuse_a_different_one(tmp_path):
