@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import math
 
-from tuning import RESULTS, command_line, parser, run, train_crop, write_table
+from tuning import PROXY_INIT, RESULTS, command_line, parser, run, train_crop, write_table
 
 IMAGES = ["4.2.03", "house", "4.1.05"]
 LMBDAS = [4e-3, 1e-3]
-# The schedule every variant starts from: the shipped one with issue 32's items 1-2 (Gaussian
-# proxy with the rate on the synthesis' values, ARM log-scale at -4); no weight RDOQ (no file)
-PROXY_INIT = {"noise_std_start": 0.22, "noise_std_end": 0.15, "t_start": 0.35, "t_end": 0.08,
-              "rate_on_synthesis_values": True, "arm_log_scale_init": -4.0}
+# Every variant starts from the shipped schedule with issue 32's items 1-2 pinned
+# (tuning.PROXY_INIT); no weight RDOQ (no file)
 VARIANTS = {     # name: (Schedule overrides of the base, model changes)
     "proxy + init": ({}, ()),
     "synthesis skip": ({}, ("synthesis_skip",)),
@@ -47,6 +45,7 @@ def _wrappers():
     import torch
     from torch import nn
 
+    from inrcodec.entropy.laplace import LOG_SCALE_MAX, LOG_SCALE_MIN
     from inrcodec.model.upsampling import Upsampling
 
     class SkipSynthesis(nn.Module):
@@ -66,7 +65,6 @@ def _wrappers():
         def forward_wide(context_t):
             mu, log_scale = inner(context_t)
             extra = skip @ context_t
-            from inrcodec.entropy.laplace import LOG_SCALE_MAX, LOG_SCALE_MIN
             return mu + extra[0], (log_scale + extra[1]).clamp(LOG_SCALE_MIN, LOG_SCALE_MAX)
         arm.forward_wide = forward_wide
         return arm

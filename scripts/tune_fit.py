@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tuning import (RESULTS, command_line, parser, point_row, reference_rows, run, train_crop,
-                    write_table)
+from inrcodec.fit.train import UNIFORM_PROXY
+from tuning import (PROXY, PROXY_INIT, RESULTS, command_line, parser, point_row, reference_rows,
+                    run, train_crop, write_table)
 
 IMAGES = ["4.2.03", "house", "4.1.05", "4.1.01"]
 LMBDAS = [4e-3, 1e-3]
@@ -24,13 +25,8 @@ LMBDAS = [4e-3, 1e-3]
 # no gradient clipping, no weight RDOQ), so the committed tables stay reproducible
 # (and the quantization proxy and ARM start before issue 32: uniform noise, rate on soft + noise,
 # temperature 0.3 -> 0.1, log-scale 0)
-BASELINE = {"latent_lr_multiplier": 1.0, "grad_clip": 0.0, "weight_rdoq": False,
-            "t_start": 0.3, "t_end": 0.1, "noise_std_start": 0.0, "noise_std_end": 0.0,
-            "rate_on_synthesis_values": False, "arm_log_scale_init": 0.0}
+BASELINE = {"latent_lr_multiplier": 1.0, "grad_clip": 0.0, "weight_rdoq": False, **UNIFORM_PROXY}
 MEDIUM = {"latent_lr_multiplier": 3.0, "preset": "medium"}   # `preset medium`: base of the clip runs
-PROXY = {"noise_std_start": 0.22, "noise_std_end": 0.15, "t_start": 0.35, "t_end": 0.08,
-         "rate_on_synthesis_values": True}
-PROXY_INIT = {**PROXY, "arm_log_scale_init": -4.0}
 VARIANTS = {                                  # name: Schedule overrides of the baseline
     "baseline": {},
     "latent lr x3": {"latent_lr_multiplier": 3.0},
@@ -65,21 +61,14 @@ VARIANTS = {                                  # name: Schedule overrides of the 
     **{f"medium parents {n}": {**MEDIUM, "grad_clip": 0.03, "arm_parents": n} for n in (0, 1, 2, 3)},
     "medium soap": {**MEDIUM, "grad_clip": 0.03, "network_optimizer": "soap"},
     "medium weight rdoq": {**MEDIUM, "grad_clip": 0.03, "weight_rdoq": True},
-    # issue 32 items 1-2 on the shipped `medium` schedule (weight RDOQ off in both: it runs after
-    # the fit and would only add time): Gaussian noise 0.22 -> 0.15 with the temperature
-    # 0.35 -> 0.08 and the rate priced on the synthesis' values; the ARM's log-scale bias at -4
+    # issue 32 items 1-2 on the shipped `medium` schedule (tuning.PROXY, PROXY_INIT; weight RDOQ
+    # off in both: it runs after the fit and would only add time). What comes on top of them is
+    # screened by scripts/screen_fit.py
     **{name: {**MEDIUM, "grad_clip": 0.03, **knobs} for name, knobs in {
         "proxy gaussian": PROXY,
         "proxy gaussian, rate on noisy": {**PROXY, "rate_on_synthesis_values": False},
-        "arm scale init -4": {"arm_log_scale_init": -4.0},
-        "proxy gaussian + arm scale init -4": {**PROXY, "arm_log_scale_init": -4.0},
-        # round 2, on top of proxy + init: the synthesis' residual convolutions start at zero;
-        # the networks on SOAP with weight decay 0.01, clip 0.1 on the networks only
-        "proxy + init + residual zero init": {**PROXY_INIT, "synthesis_residual_zero_init": True},
-        "proxy + init + soap wd 0.01 clip nets 0.1": {
-            **PROXY_INIT, "network_optimizer": "soap", "network_weight_decay": 0.01,
-            "grad_clip": 0.1, "grad_clip_latents": False},
-        "proxy + init + clip nets only": {**PROXY_INIT, "grad_clip_latents": False},
+        "arm scale init -4": {"arm_log_scale_init": PROXY_INIT["arm_log_scale_init"]},
+        "proxy gaussian + arm scale init -4": PROXY_INIT,
     }.items()},
 }
 

@@ -105,57 +105,70 @@ def _free_cdf(e: np.ndarray, k, hi: np.ndarray, lo: np.ndarray, free: int) -> np
     return np.where(e < 0, tail, free - tail)
 
 
+# The two models' constants: (units per symbol, largest symbol, tail tables HI and LO, FREE)
+_LATENT_MODEL = (LATENT_UNITS_PER_SYMBOL, LATENT_MAX, LATENT_HI, LATENT_LO, LATENT_FREE)
+_WEIGHT_MODEL = (WEIGHT_UNITS_PER_SYMBOL, WEIGHT_MAX, WEIGHT_HI, WEIGHT_LO, WEIGHT_FREE)
+
+
+def _cumulative(s: np.ndarray, loc_units, k, model) -> np.ndarray:
+    """C(s) for symbols s in [-max, max + 1] (broadcast with loc_units and k): int64 in
+    [0, TOTAL]."""
+    units, top, hi, lo, free = model
+    s = np.asarray(s, np.int64)
+    e = s * units - units // 2 - loc_units
+    inner = _free_cdf(e, k, hi, lo, free) + (s + top)
+    return np.where(s <= -top, 0, np.where(s > top, TOTAL, inner))
+
+
+def _bits(s: np.ndarray, loc_units, k, model) -> np.ndarray:
+    """Code length in bits of each symbol: what the coder spends, up to its final state."""
+    p = _cumulative(s + 1, loc_units, k, model) - _cumulative(s, loc_units, k, model)
+    return PRECISION - np.log2(p)
+
+
+def _frequencies(loc_units: np.ndarray, k: np.ndarray, model) -> np.ndarray:
+    """[n, alphabet] float64 integers f with f + 1 = each symbol's probability out of 2^24,
+    summing to FREE per row (loc_units, k: [n]): the form constriction's
+    Categorical(perfect=False) turns into exactly these probabilities (its cumulative is
+    floor(sum * FREE / FREE) + index)."""
+    units, top, hi, lo, free = model
+    x = np.arange(-top + 1, top + 1, dtype=np.int64) * units - units // 2
+    g = _free_cdf(x[None, :] - loc_units[:, None], k[:, None], hi, lo, free)
+    n = g.shape[0]
+    edges = np.concatenate([np.zeros((n, 1), np.int64), g, np.full((n, 1), free)], axis=1)
+    return np.diff(edges, axis=1).astype(np.float64)
+
+
 def latent_cumulative(s: np.ndarray, loc_units: np.ndarray, k: np.ndarray) -> np.ndarray:
     """C(s) for symbols s in [-LATENT_MAX, LATENT_MAX + 1] (broadcast with loc_units, the
     location in 2^-MU_BITS units, and k, the scale index): int64 in [0, TOTAL]."""
-    s = np.asarray(s, np.int64)
-    e = s * LATENT_UNITS_PER_SYMBOL - LATENT_UNITS_PER_SYMBOL // 2 - loc_units
-    inner = _free_cdf(e, k, LATENT_HI, LATENT_LO, LATENT_FREE) \
-        + (s + LATENT_MAX)
-    return np.where(s <= -LATENT_MAX, 0, np.where(s > LATENT_MAX, TOTAL, inner))
+    return _cumulative(s, loc_units, k, _LATENT_MODEL)
 
 
 def latent_symbol_bits(symbols: np.ndarray, loc_units: np.ndarray, k: np.ndarray) -> np.ndarray:
     """Code length in bits of each symbol under the integer model (what the coder spends, up to
     its few bits of final state)."""
-    p = latent_cumulative(symbols + 1, loc_units, k) - latent_cumulative(symbols, loc_units, k)
-    return PRECISION - np.log2(p)
+    return _bits(symbols, loc_units, k, _LATENT_MODEL)
 
 
 def latent_frequencies(loc_units: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """[n, LATENT_ALPHABET] float64 integers f with f + 1 = each symbol's probability out of
-    2^24, summing to LATENT_FREE per row: the form constriction's Categorical(perfect=False)
-    turns into exactly these probabilities (its cumulative is floor(sum * FREE / FREE) + index)."""
-    x = np.arange(-LATENT_MAX + 1, LATENT_MAX + 1, dtype=np.int64) * LATENT_UNITS_PER_SYMBOL \
-        - LATENT_UNITS_PER_SYMBOL // 2
-    e = x[None, :] - np.asarray(loc_units, np.int64)[:, None]
-    g = _free_cdf(e, np.asarray(k, np.int64)[:, None], LATENT_HI, LATENT_LO, LATENT_FREE)
-    n = g.shape[0]
-    edges = np.concatenate([np.zeros((n, 1), np.int64), g, np.full((n, 1), LATENT_FREE)], axis=1)
-    return np.diff(edges, axis=1).astype(np.float64)
+    """[n, LATENT_ALPHABET] frequencies (_frequencies) of n latents' models."""
+    return _frequencies(np.asarray(loc_units, np.int64), np.asarray(k, np.int64), _LATENT_MODEL)
 
 
 def weight_cumulative(s: np.ndarray, j) -> np.ndarray:
     """C(s) of the zero-mean weight model with scale index j, s in [-WEIGHT_MAX, WEIGHT_MAX + 1]."""
-    s = np.asarray(s, np.int64)
-    e = s * WEIGHT_UNITS_PER_SYMBOL - WEIGHT_UNITS_PER_SYMBOL // 2
-    inner = _free_cdf(e, j, WEIGHT_HI, WEIGHT_LO, WEIGHT_FREE) \
-        + (s + WEIGHT_MAX)
-    return np.where(s <= -WEIGHT_MAX, 0, np.where(s > WEIGHT_MAX, TOTAL, inner))
+    return _cumulative(s, 0, j, _WEIGHT_MODEL)
 
 
 def weight_frequencies(j: int) -> np.ndarray:
-    """latent_frequencies' form for the weight model with scale index j: [WEIGHT_ALPHABET]."""
-    x = np.arange(-WEIGHT_MAX + 1, WEIGHT_MAX + 1, dtype=np.int64) * WEIGHT_UNITS_PER_SYMBOL \
-        - WEIGHT_UNITS_PER_SYMBOL // 2
-    g = _free_cdf(x, j, WEIGHT_HI, WEIGHT_LO, WEIGHT_FREE)
-    return np.diff(np.concatenate([[0], g, [WEIGHT_FREE]])).astype(np.float64)
+    """[WEIGHT_ALPHABET] frequencies (_frequencies) of the weight model with scale index j."""
+    return _frequencies(np.zeros(1, np.int64), np.array([j], np.int64), _WEIGHT_MODEL)[0]
 
 
 def weight_bits(ints: np.ndarray, j) -> np.ndarray:
     """Code length in bits of each integer weight under scale index j (broadcast)."""
-    p = weight_cumulative(ints + 1, j) - weight_cumulative(ints, j)
-    return PRECISION - np.log2(p)
+    return _bits(ints, 0, j, _WEIGHT_MODEL)
 
 
 def best_weight_scale_index(w_int: np.ndarray) -> int:

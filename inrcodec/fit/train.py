@@ -85,6 +85,11 @@ class Schedule:
 
 
 DEFAULT_SCHEDULE = Schedule()
+# The noise-phase proxy and ARM start before issue 32 (uniform noise, rate priced on soft + noise,
+# temperature 0.3 -> 0.1, log-scale 0): video still fits with them until measured with the new
+# ones, and the tuning tables made before them reproduce with them
+UNIFORM_PROXY = {"t_start": 0.3, "t_end": 0.1, "noise_std_start": 0.0, "noise_std_end": 0.0,
+                 "rate_on_synthesis_values": False, "arm_log_scale_init": 0.0}
 FEW_STEPS = 200     # a time-budget fit that ends with fewer steps than this says so
 
 

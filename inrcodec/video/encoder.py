@@ -23,7 +23,7 @@ from ..complexity import macs_per_pixel
 from ..errors import InrcodecError
 from ..fit.device import resolve_device
 from ..fit.quantize import choose_steps
-from ..fit.train import DEFAULT_SCHEDULE, fit
+from ..fit.train import DEFAULT_SCHEDULE, UNIFORM_PROXY, fit
 from ..image.encoder import coded_sections
 from ..limits import check_encode, fit_bytes
 from ..options import VIDEO_FPS, VIDEO_GROUP, EncodeOptions, check, plain_int
@@ -38,12 +38,9 @@ from .fit_model import VideoFitModel
 # no clipping: benchmarks/results/video_3clips_8f_128px_low_1000it.md has the run with it.
 # Weight RDOQ (on for images) is left off: it was measured on still images only, and it costs an
 # evaluation per non-zero weight for every group of frames.
-# Video keeps the quantization proxy and ARM start it was measured with (uniform noise, rate on
-# soft + noise, temperature 0.3 -> 0.1, log-scale 0) until the image's Gaussian proxy is
-# measured on the video benchmark (issue 32)
-VIDEO_SCHEDULE = replace(DEFAULT_SCHEDULE, weight_rdoq=False, t_start=0.3, t_end=0.1,
-                         noise_std_start=0.0, noise_std_end=0.0, rate_on_synthesis_values=False,
-                         arm_log_scale_init=0.0)
+# Video keeps the quantization proxy and ARM start it was measured with (fit.train.UNIFORM_PROXY)
+# until the image's Gaussian proxy is measured on the video benchmark (issue 32)
+VIDEO_SCHEDULE = replace(DEFAULT_SCHEDULE, weight_rdoq=False, **UNIFORM_PROXY)
 
 DEFAULT_GROUP = 8
 DEFAULT_FPS = Fraction(25)
