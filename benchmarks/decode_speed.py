@@ -207,6 +207,40 @@ def load_seconds(path: Path, empty_cache: bool) -> float:
     return json.loads(r.stdout.strip().splitlines()[-1])["load_seconds"]
 
 
+FLOAT_DECODER = r"""
+import sys
+import imageio.v3 as iio
+from benchmarks.fixed_point_cost import float_decode
+iio.imwrite(sys.argv[2], float_decode(open(sys.argv[1], "rb").read()))
+"""
+
+
+def fresh_process_seconds(path: Path, repeats: int) -> dict:
+    """Wall time of a whole fresh process that decodes the file to a PNG, best of `repeats`,
+    one thread: `inrcodec decode` (the integer decoder, no torch), and the float decoder of the
+    same file (benchmarks.fixed_point_cost.float_decode: the same latents, then torch's float
+    upsampling and synthesis from the dequantized weights, as format 4 decoded), both with the
+    latent decoder an "auto" decode of a fresh process picks."""
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        png = str(Path(tmp) / "out.png")
+        commands = {
+            "fresh_cli_seconds": [sys.executable, "-m", "inrcodec", "decode", str(path), "-o", png,
+                                  "--force"],
+            "fresh_float_seconds": [sys.executable, "-c", FLOAT_DECODER, str(path), png]}
+        for key, cmd in commands.items():
+            best = float("inf")
+            for _ in range(repeats):
+                start = time.perf_counter()
+                r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
+                                   env={**os.environ, **ONE_THREAD})
+                best = min(best, time.perf_counter() - start)
+                if r.returncode != 0:
+                    raise RuntimeError(f"{key} failed: {r.stderr[-2000:]}")
+            out[key] = best
+    return out
+
+
 def baseline_rss_mb() -> float:
     """Peak memory of a process that only imports the decoder (python + torch + numpy)."""
     if not os.path.exists("/usr/bin/time"):
@@ -261,6 +295,7 @@ def main(argv=None) -> None:
             r = measure(path, args.repeats)
             r["against"] = [measure_against(a, path, args.repeats) for a in against]
             r["compile_seconds"] = load_seconds(path, empty_cache=True) - load_seconds(path, False)
+            r.update(fresh_process_seconds(path, min(args.repeats, 3)))
             r["preset"] = name
             rows.append(r)
             print(json.dumps(r), flush=True)
@@ -269,9 +304,9 @@ def main(argv=None) -> None:
     h, w = rows[0]["height"], rows[0]["width"]
     lines = [f"# Decode speed, one CPU thread, {w}x{h} (Kodak {args.image})", "",
              f"Command: `{command}`  ", f"Machine: {machine()}  ", f"Versions: {versions()}", "",
-             "| preset | MACs/px | ARM weights ≠ 0 | file bytes (bpp) | decode ms | **ms/Mpx** | CPU ms/Mpx | of which latents (parse, weights, ARM + range decoder) ms | latent grids ms | upsampling ms | synthesis ms | numpy latent decoder: ms/Mpx | **first decode ms/Mpx** (ms, decoder) | loading the compiled decoder s | one-time compile s | same image as reference | MAC rate (G/s) | % of float32 matmul | peak RSS MB |"
+             "| preset | MACs/px | ARM weights ≠ 0 | file bytes (bpp) | decode ms | **ms/Mpx** | CPU ms/Mpx | of which latents (parse, weights, ARM + range decoder) ms | latent grids ms | upsampling ms | synthesis + bytes ms | numpy latent decoder: ms/Mpx | **first decode ms/Mpx** (ms, decoder) | loading the compiled decoder s | one-time compile s | **fresh `inrcodec decode` s** | fresh float decoder s | same image as reference | MAC rate (G/s) | % of float32 matmul | peak RSS MB |"
              + "".join(f" {a.name}: ms/Mpx (same image) |" for a in against),
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"
              + "---:|" * len(against)]
     for r in rows:
         mpx = r["height"] * r["width"] / 1e6
@@ -285,6 +320,7 @@ def main(argv=None) -> None:
             f"{numpy_col} | "
             f"**{1e3 * r['first_seconds'] / mpx:.0f}** ({1e3 * r['first_seconds']:.0f}, {r['first_engine']}) | "
             f"{r['load_seconds']:.2f} | {r['compile_seconds']:.1f} | "
+            f"**{r['fresh_cli_seconds']:.2f}** | {r['fresh_float_seconds']:.2f} | "
             f"{'yes' if r['same_as_reference'] else '**NO**'} | "
             f"{rate / 1e9:.2f} | {100 * rate / r['matmul_macs_per_s']:.1f} % | {r['peak_rss_mb']:.0f} |"
             + "".join(f" {1e3 * a['seconds'] / mpx:.0f} ({'yes' if a['sha256'] == r['sha256'] else '**NO**'}) |"
@@ -311,7 +347,13 @@ def main(argv=None) -> None:
               "empty numba cache (on a machine's first use), less the cached load. Latent grids, "
               "upsampling, synthesis: the decode's stages after the latents, each timed alone "
               "(best of the same repeats) on the previous stage's output; synthesis includes the "
-              "clamp to uint8. Same image: "
+              "clamp to uint8 (the compiled decoder fuses both, band by band). "
+              "Fresh `inrcodec decode`: the wall time of a whole new process decoding the file "
+              "to a PNG (imports, decoder choice, decode, PNG writing; best of "
+              f"{min(args.repeats, 3)}); fresh float decoder: the same for a process that "
+              "decodes the same latents and renders them with torch's float upsampling and "
+              "synthesis from the dequantized weights (format 4's decoder; "
+              "benchmarks.fixed_point_cost.float_decode), then writes the PNG. Same image: "
               "byte-identical to the reference decoder (numpy + constriction latents, pos_idx "
               "gather). "
               "CPU ms/Mpx: the process's CPU time for the same decode (best of "

@@ -15,7 +15,8 @@ from inrcodec.arch import PRESETS
 from inrcodec.entropy import coder, compiled, engine, sections
 from inrcodec.entropy.dither import latent_dither
 from inrcodec.entropy.int_arm import IntArm, IntLayer
-from inrcodec.entropy.laplace import LATENT_MAX, N_SCALES, SCALES, latent_frequencies
+from inrcodec.entropy.laplace import (LATENT_MAX, N_SCALES, N_WEIGHT_SCALES, SCALES, WEIGHT_MAX,
+                                      WEIGHT_SCALES, latent_frequencies)
 from inrcodec.entropy.weights import quantize
 from inrcodec.errors import InrcodecError
 from inrcodec.model.arm import Arm
@@ -89,6 +90,48 @@ def test_coder_agrees_with_constriction_on_garbage():
             assert (status == compiled.OK) == dec.maybe_exhausted()
             seen_left_over += status in (compiled.LEFT_OVER, compiled.BAD_END)
     assert seen_invalid and seen_left_over         # both outcomes were exercised
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_weight_decoder_reads_constrictions_streams(seed):
+    """Groups of weights at several scales, coded by constriction: the compiled decoder gives
+    every weight back, and the same groups as constriction's decoder."""
+    rng = np.random.default_rng(seed)
+    groups = []
+    for _ in range(int(rng.integers(1, 8))):
+        j = int(rng.integers(0, N_WEIGHT_SCALES))
+        n = int(rng.integers(0, 400))
+        x = np.clip(np.round(rng.laplace(0, WEIGHT_SCALES[j] * rng.uniform(0.2, 5), n)),
+                    -WEIGHT_MAX, WEIGHT_MAX).astype(np.int64)
+        x[:2] = [WEIGHT_MAX, -WEIGHT_MAX][:n]                        # the alphabet's ends
+        groups.append((x.reshape(-1, 1) if seed == 1 else x, j))
+    data = coder.encode_weight_groups(groups)
+    specs = [(x.shape, j) for x, j in groups]
+    got = coder.decode_weight_groups(data, specs, compiled)
+    ref = coder.decode_weight_groups(data, specs)
+    for (x, _), a, b in zip(groups, got, ref):
+        assert np.array_equal(a, x) and np.array_equal(b, x) and a.shape == x.shape
+
+
+def test_weight_decoder_agrees_with_constriction_on_garbage():
+    """Random bytes as a weight section: the same weights or the same refusal as constriction."""
+    rng = np.random.default_rng(4)
+    outcomes = set()
+    for _ in range(150):
+        data = rng.integers(0, 256, int(rng.integers(0, 60)), dtype=np.uint8).tobytes()
+        specs = [((int(rng.integers(0, 30)),), int(rng.integers(0, N_WEIGHT_SCALES)))
+                 for _ in range(int(rng.integers(1, 4)))]
+        try:
+            ref = coder.decode_weight_groups(data, specs)
+        except InrcodecError as exc:
+            with pytest.raises(InrcodecError, match=str(exc)):
+                coder.decode_weight_groups(data, specs, compiled)
+            outcomes.add(str(exc))
+            continue
+        got = coder.decode_weight_groups(data, specs, compiled)
+        assert all(np.array_equal(a, b) for a, b in zip(got, ref))
+        outcomes.add("ok")
+    assert len(outcomes) >= 2                  # decoded and refused streams both exercised
 
 
 def int_arm_for(arch, n_inputs, rng, fractional_inputs=False):

@@ -36,7 +36,7 @@ def test_compiled_upsampling_is_the_numpy_definition(taps, n, a, b, h, w):
     np.testing.assert_array_equal(got, ref)
 
 
-@pytest.mark.parametrize("c,h,w", [(1, 1, 1), (3, 2, 5), (3, 17, 11), (1, 64, 3)])
+@pytest.mark.parametrize("c,h,w", [(1, 1, 1), (3, 2, 5), (3, 17, 11), (1, 64, 3), (5, 4, 9)])
 def test_compiled_residual_layer_is_the_numpy_definition(c, h, w):
     rng = np.random.default_rng(c * 1000 + h * 10 + w)
     x = np.floor(rng.uniform(-fp.ACTIVATION_LIMIT, fp.ACTIVATION_LIMIT, (c, h, w)))
@@ -47,7 +47,8 @@ def test_compiled_residual_layer_is_the_numpy_definition(c, h, w):
     np.testing.assert_array_equal(got, ref)
 
 
-@pytest.mark.parametrize("widths", [(7, 24, 3), (12, 8, 8, 1), (3, 3)])
+@pytest.mark.parametrize("widths", [(7, 24, 3), (12, 8, 8, 1), (3, 3), (1, 1), (5, 13, 6, 2),
+                                    (28, 40, 3)])
 def test_compiled_pointwise_layers_are_the_numpy_definition(widths):
     rng = np.random.default_rng(sum(widths))
     n = 1000
@@ -86,6 +87,32 @@ def test_output_bytes_round_and_clamp():
     one = fp.ONE
     x = np.array([[[-one, 0.0, one / 255 / 2, one / 2, one, 2 * one]]])
     np.testing.assert_array_equal(fp.to_uint8(x)[0, :, 0], [0, 0, 1, 128, 255, 255])
+
+
+@pytest.mark.parametrize("planes,hidden,channels,n_res,h,w", [
+    (7, (24,), 3, 2, 37, 29), (7, (24,), 3, 2, 1, 1), (3, (), 1, 1, 40, 5), (5, (8, 6), 3, 3, 16, 300),
+    (4, (12,), 3, 0, 17, 9), (9, (40,), 1, 2, 2, 260)])
+def test_compiled_synthesis_bytes_are_the_numpy_definition(planes, hidden, channels, n_res, h, w):
+    """The fused, band-by-band synthesis and byte conversion against the layer-by-layer numpy
+    form, across band edges (BAND rows), block edges (BLOCK pixels), tiny pictures and zero
+    weights; values spread over the bytes' whole range and past it."""
+    rng = np.random.default_rng(planes * 100 + h + w)
+    x = np.floor(rng.uniform(-2 ** 17, 2 ** 17, (planes, h, w)))
+    widths = (planes, *hidden, channels)
+    pointwise = [fp.FixedMap(rng.integers(-2000, 2000, (b, a)).astype(np.float64) * 3,
+                             2.0 ** -12, np.floor(rng.uniform(-2 ** 15, 2 ** 17, b)))
+                 for a, b in zip(widths[:-1], widths[1:])]
+    pointwise[0].weight[: widths[1] // 2] = 0.0                   # outputs of zero weights
+    residual = [fp.FixedMap(rng.integers(-3000, 3000, (channels, channels, 3, 3)).astype(np.float64),
+                            2.0 ** -12, np.floor(rng.uniform(-2 ** 14, 2 ** 14, channels)))
+                for _ in range(n_res)]
+    networks = fp.FixedNetworks(None, 8, pointwise, residual)
+    ref = fp.to_uint8(fp.synthesise(x, networks))
+    if h * w > 100:                          # the test spans the bytes' whole range
+        assert 0 < (ref == 255).mean() < 1 and 0 < (ref == 0).mean() < 1
+    got = fp.pixels_of(x, networks, compiled=True)
+    assert got.dtype == np.uint8 and got.shape == (h, w, channels)
+    np.testing.assert_array_equal(got, ref)
 
 
 def test_the_fixed_picture_is_the_float_models_within_a_level(encoded):

@@ -32,7 +32,8 @@ from numba import njit
 from .dither import DITHER_SEED
 from .int_arm import ACTIVATION_LIMIT, _OUT_HI, _OUT_LO
 from .laplace import (LATENT_FREE, LATENT_HI, LATENT_LO, LATENT_MAX, LATENT_UNITS_PER_SYMBOL,
-                      MU_BITS, TAIL_BITS, TOTAL)
+                      MU_BITS, TAIL_BITS, TOTAL, WEIGHT_FREE, WEIGHT_HI, WEIGHT_LO, WEIGHT_MAX,
+                      WEIGHT_R, WEIGHT_UNITS_PER_SYMBOL)
 from ..model.latents import TILE_COLS, TILE_ROWS
 from .. import prng
 from .sections import MAX_DROPPED_ZERO_WORDS
@@ -41,6 +42,7 @@ _TOTAL = TOTAL                                     # constriction's 24-bit proba
 _MIN, _MAX = -LATENT_MAX, LATENT_MAX
 _HALF_SYMBOL = LATENT_UNITS_PER_SYMBOL // 2
 _LAST_DISTANCE = LATENT_HI.shape[1] * 256 - 1
+_WEIGHT_LAST_DISTANCE = WEIGHT_HI.shape[1] * 256 - 1
 _MU_LO, _MU_HI, _K_LO, _K_HI = float(_OUT_LO[0]), float(_OUT_HI[0]), float(_OUT_LO[1]), float(_OUT_HI[1])
 _MU_UNIT = 1.0 / (1 << MU_BITS)
 _LIMIT = float(ACTIVATION_LIMIT)
@@ -58,8 +60,9 @@ _IMPORTED = (LATENT_MAX, MU_BITS, LATENT_HI.tolist(), LATENT_LO.tolist(), LATENT
              LATENT_UNITS_PER_SYMBOL, TAIL_BITS, TOTAL, ACTIVATION_LIMIT, _OUT_LO.tolist(),
              _OUT_HI.tolist(), TILE_ROWS, TILE_COLS, DITHER_SEED, prng.STREAM_DITHER,
              prng.GAMMA_ROW, prng.GAMMA_WORD, prng.M1, prng.M2, prng.MASK64,
-             prng.stream_key(DITHER_SEED, prng.STREAM_DITHER), MAX_DROPPED_ZERO_WORDS)
-IMPORTED_FINGERPRINT = 0x6f546a15
+             prng.stream_key(DITHER_SEED, prng.STREAM_DITHER), MAX_DROPPED_ZERO_WORDS,
+             WEIGHT_R, WEIGHT_HI.shape, WEIGHT_FREE, WEIGHT_MAX, WEIGHT_UNITS_PER_SYMBOL)
+IMPORTED_FINGERPRINT = 0xd1f93c71
 if zlib.crc32(repr(_IMPORTED).encode()) != IMPORTED_FINGERPRINT:
     raise ImportError("entropy/compiled.py: constants it imports changed since it was last "
                       "compiled; update IMPORTED_FINGERPRINT to "
@@ -170,7 +173,14 @@ def _decode_symbol(state, cursor, words, loc, k):
             lo, c_lo = mid, c
         else:
             hi, c_hi = mid, c
-    s = lo
+    _advance(state, cursor, words, lower, scale, point, c_lo, c_hi)
+    return lo
+
+
+@njit(cache=True, inline="always")
+def _advance(state, cursor, words, lower, scale, point, c_lo, c_hi):
+    """The range decoder's state after the symbol whose cumulatives are [c_lo, c_hi): the new
+    range, and a word shifted in when it falls under 2^32 (zeros past the end, counted)."""
     lower = lower + scale * np.uint64(c_lo)
     rng = scale * np.uint64(c_hi - c_lo)
     if rng < _WORD_BOUND:
@@ -184,7 +194,55 @@ def _decode_symbol(state, cursor, words, loc, k):
             cursor[1] += 1
         cursor[0] = i + 1
     state[0], state[1], state[2] = lower, rng, point
-    return s
+
+
+@njit(cache=True, inline="always")
+def _weight_cumulative(s, j):
+    """Left cumulative (out of 2^24) of integer weight s under the zero-mean weight model with
+    scale index j: laplace.weight_cumulative. s = WEIGHT_MAX + 1 gives the total."""
+    if s <= -WEIGHT_MAX:
+        return np.int64(0)
+    if s > WEIGHT_MAX:
+        return np.int64(_TOTAL)
+    e = s * WEIGHT_UNITS_PER_SYMBOL - WEIGHT_UNITS_PER_SYMBOL // 2
+    m = min(abs(e), _WEIGHT_LAST_DISTANCE)
+    tail = (WEIGHT_HI[j, m >> 8] * WEIGHT_LO[j, m & 255]) >> TAIL_BITS
+    g = tail if e < 0 else WEIGHT_FREE - tail
+    return g + (s + WEIGHT_MAX)
+
+
+@njit(cache=True)
+def decode_weights(words, counts, scale_indices, out):
+    """out: counts[g] integer weights of each group g in turn, under scale index
+    scale_indices[g] (coder.decode_weight_groups, whose constriction decode this is, symbol for
+    symbol: the same stream, the same integer model). A bisection per weight: they are few.
+    Returns (status, weights decoded); words past the end read as zeros, as constriction's."""
+    state = np.zeros(3, np.uint64)
+    cursor = np.zeros(2, np.int64)
+    _start(words, state, cursor)
+    n = 0
+    for g in range(counts.size):
+        j = scale_indices[g]
+        for _ in range(counts[g]):
+            lower, rng, point = state[0], state[1], state[2]
+            scale = rng >> _U24
+            quantile = (point - lower) // scale
+            if quantile >= _U_TOTAL:
+                return INVALID, n
+            q = np.int64(quantile)
+            lo, hi = -WEIGHT_MAX, WEIGHT_MAX + 1        # C(lo) <= q < C(hi)
+            c_lo, c_hi = np.int64(0), np.int64(_TOTAL)
+            while hi - lo > 1:
+                mid = (lo + hi) >> 1
+                c = _weight_cumulative(mid, j)
+                if c <= q:
+                    lo, c_lo = mid, c
+                else:
+                    hi, c_hi = mid, c
+            _advance(state, cursor, words, lower, scale, point, c_lo, c_hi)
+            out[n] = lo
+            n += 1
+    return _finish(words, state, cursor), n
 
 
 @njit(cache=True, inline="always")

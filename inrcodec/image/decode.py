@@ -48,20 +48,22 @@ def parse(data: bytes) -> ParsedFile:
 
 
 def load_networks(header, sections: dict[str, bytes], arm_inputs: int | None = None,
-                  dithered: bool = False):
+                  dithered: bool = False, n_latents: int = 0):
     """Decode every module's integer weights: (fixed-point networks, integer ARM, the integers
     {(module, tensor name): array of its shape}).
 
     `header` needs .arch, .channels and .quant (video passes one group's view); arm_inputs is
     the ARM's context size when it is not arch.arm_inputs (video); dithered: the ARM will see
-    dithered latents (--latent-coding uq)."""
+    dithered latents (--latent-coding uq); n_latents: how many latents the decode will have,
+    which decides (engine.py) whether the weights too are decoded by the compiled loops."""
     shapes = coded_shapes(header.arch, header.channels, arm_inputs)
+    compiled = engine.compiled_for("auto", n_latents)
     ints = {}
     for name, groups in coded_groups(header.arch).items():
         specs = [((sum(int(np.prod(shapes[(name, t)])) for t in tensors),),
                   header.quant[(name, g)][1]) for g, tensors in groups]
         try:
-            decoded = coder.decode_weight_groups(sections[name], specs)
+            decoded = coder.decode_weight_groups(sections[name], specs, compiled)
         except InrcodecError:
             raise
         except Exception as exc:  # constriction rejects garbage in its own ways
@@ -105,7 +107,8 @@ def decode_latent_values(parsed: ParsedFile):
     h = parsed.header
     layout = LatentLayout(h.arch, h.height, h.width)
     check_latent_section(layout.n_latents, parsed.sections["latents"], f"a {h.width}x{h.height} image")
-    networks, int_arm, _ = load_networks(h, parsed.sections, dithered=h.dithered)
+    networks, int_arm, _ = load_networks(h, parsed.sections, dithered=h.dithered,
+                                         n_latents=layout.n_latents)
     with latent_errors("", f"a {h.width}x{h.height} image"):
         values = coder.decode_latent_values(layout, int_arm, parsed.sections["latents"], h.dithered)
     return layout, networks, values

@@ -214,6 +214,17 @@ class FixedNetworks:
                           np.int64)
         return weights, np.array([layer.inv_q for layer in layers]), biases, widths
 
+    def packed_residual(self, channels: int):
+        """(weights [R, C, C, 3, 3], 2^-q [R], biases [R, C]) of the 3x3 residual layers, for
+        the compiled synthesis (fixed_point_compiled.synthesis_bytes)."""
+        c, layers = channels, self.residual
+        weights = np.zeros((len(layers), c, c, 3, 3))
+        biases = np.zeros((len(layers), c))
+        for k, layer in enumerate(layers):
+            weights[k] = layer.weight.reshape(c, c, 3, 3)
+            biases[k] = layer.bias
+        return weights, np.array([layer.inv_q for layer in layers], np.float64), biases
+
 
 def fixed_grids(layout, buffer: np.ndarray) -> list[np.ndarray]:
     """Per level, fixed-point [C, h, w] grids of a float64 latent buffer (symbols, or symbols plus
@@ -259,10 +270,19 @@ def planes_of(layout, networks: FixedNetworks, buffer: np.ndarray,
 
 
 def pixels_of(planes: np.ndarray, networks: FixedNetworks, compiled: bool = False) -> np.ndarray:
-    """uint8 [H, W, C] (a picture's planes) or [T, H, W, C] (a video group's) from planes_of."""
+    """uint8 [H, W, C] (a picture's planes) or [T, H, W, C] (a video group's) from planes_of.
+    compiled: the synthesis and byte conversion fused band by band (numba; the same bytes)."""
+    if compiled:
+        from . import fixed_point_compiled as nb
+        pointwise = networks.packed_pointwise()
+        residual = networks.packed_residual(int(pointwise[3][-1]))
+        convert = lambda x: nb.synthesis_bytes(np.ascontiguousarray(x), *pointwise, *residual,
+                                               ACTIVATION_LIMIT, ONE)
+    else:
+        convert = lambda x: to_uint8(synthesise(x, networks))
     if planes.ndim == 3:
-        return to_uint8(synthesise(planes, networks, compiled))
-    return np.stack([to_uint8(synthesise(frame, networks, compiled)) for frame in planes])
+        return convert(planes)
+    return np.stack([convert(frame) for frame in planes])
 
 
 def render(layout, networks: FixedNetworks, buffer: np.ndarray, compiled: bool = False) -> np.ndarray:
