@@ -14,14 +14,22 @@ fit's modules, each starting as the unchanged function (new weights at zero):
 - arm skip: a linear map from the ARM's context straight to (mu, log-scale), added;
 - per-step upsampling: one learned x2 kernel per level step instead of one shared kernel;
 - grid pre-filter: before upsampling, every grid (the full-resolution one too) gets a residual
-  learned separable 7-tap filter, g + h * g (h per grid, starting at zero).
+  learned separable 7-tap filter, g + h * g (h per grid, starting at zero);
+- ifce (item 3): the 3 finest levels' latents get 4 more ARM inputs, a per-level linear map of
+  the co-located (nearest-upsampled) latents of every coarser grid; zeros for the other levels;
+- hyper (item 3): 3 side grids at 1/16, 1/32, 1/64 of the image, coded with the same ARM (zero
+  IFCE features), never rendered, read by the IFCE as coarser grids;
+- context 12: the ARM sees 12 neighbours instead of 16, so 12 + 4 inputs cost what 16 did;
+  context 14 with 2 IFCE features likewise (features_2: 2 features instead of 4).
 Writes benchmarks/results/NAME.md.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
-from tuning import PROXY_INIT, RESULTS, command_line, parser, run, train_crop, write_table
+from tuning import (PROXY_INIT, RESULTS, command_line, parser, reference_rows, run, train_crop,
+                    write_table)
 
 IMAGES = ["4.2.03", "house", "4.1.05"]
 LMBDAS = [4e-3, 1e-3]
@@ -37,7 +45,16 @@ VARIANTS = {     # name: (Schedule overrides of the base, model changes)
     "soap wd 0.01 + clip nets 0.1": ({"network_optimizer": "soap", "network_weight_decay": 0.01,
                                      "grad_clip": 0.1, "grad_clip_latents": False}, ()),
     "clip nets only": ({"grad_clip_latents": False}, ()),
+    "ifce": ({}, ("ifce",)),
+    "ifce + hyper": ({}, ("ifce", "hyper")),
+    "ifce + hyper + context 12": ({}, ("ifce", "hyper", "context_12")),
+    "context 12": ({}, ("context_12",)),
+    "ifce 2 + hyper + context 14": ({}, ("ifce", "hyper", "context_14", "features_2")),
 }
+IFCE_FEATURES = 4       # features the inter-grid context adds to the ARM's input
+IFCE_LEVELS = 3         # levels that get them (the finest: ~98 % of the latents)
+HYPER_LEVELS = 3        # side grids at 1/16, 1/32, 1/64
+HYPER_FROM = 4
 
 
 def _wrappers():
@@ -107,6 +124,117 @@ def _wrappers():
     return SkipSynthesis, arm_with_skip, FlexibleUpsampling
 
 
+def _ifce_model():
+    """FitModel with the inter-grid context and, optionally, side grids (torch in the worker)."""
+    import numpy as np
+    import torch
+    from torch import nn
+
+    from inrcodec.arch import Architecture
+    from inrcodec.entropy.laplace import LATENT_MAX
+    from inrcodec.fit.model import FitModel, LaplaceBits, RowGather, centred_noise, soft_round
+    from inrcodec.model.latents import LatentLayout
+    from inrcodec.model.params import build_modules
+
+    class IfceFitModel(FitModel):
+        """Level l < IFCE_LEVELS: features = W_l @ (co-located latents of every coarser level,
+        then of every side grid) + b_l, appended to the ARM's spatial context; every other
+        latent (side grids included) gets zeros there. Side grids are values in raster order
+        (no padded buffer), under the same quantization proxy as the latents."""
+
+        def __init__(self, arch, height, width, channels, hyper_levels, features=IFCE_FEATURES):
+            super().__init__(arch, height, width, channels)
+            self.features = features
+            if arch.latent_channels != 1:
+                raise ValueError("the IFCE screen assumes one channel per grid")
+            k = len(self.ctx_src)
+            self.arm = build_modules(arch, channels, arm_inputs=k + features)["arm"]
+            self.hyper_layout = None
+            if hyper_levels:
+                f = 2 ** HYPER_FROM
+                hl = LatentLayout(Architecture(n_levels=hyper_levels,
+                                               arm_context=arch.arm_context),
+                                  -(-height // f), -(-width // f))
+                slot = np.full(hl.buffer_size, len(hl.pos_idx), np.int64)
+                slot[hl.pos_idx] = np.arange(len(hl.pos_idx))
+                self.register_buffer("hyper_ctx", torch.from_numpy(slot[hl.ctx_idx.T].copy()),
+                                     persistent=False)
+                self.hyper = nn.Parameter(torch.zeros(len(hl.pos_idx)))
+                self.hyper_layout = hl
+            n_coarser = [arch.n_levels - 1 - level + hyper_levels
+                         for level in range(min(IFCE_LEVELS, arch.n_levels))]
+            self.ifce = nn.ModuleList(nn.Linear(n, features) for n in n_coarser)
+
+        def latent_parameters(self):
+            return [self.latent] + ([self.hyper] if self.hyper_layout is not None else [])
+
+        def _proxy(self, y, mode, temperature, noise_std, noise_a, rate_on_synthesis_values):
+            y = y.clamp(-LATENT_MAX, LATENT_MAX)
+            if mode != "noise":
+                return y + (torch.round(y) - y).detach()
+            soft = soft_round(y, temperature)
+            noise = torch.randn_like(y) * noise_std if noise_std > 0 else centred_noise(y, noise_a)
+            seen = soft_round(soft + noise, temperature)
+            return seen if rate_on_synthesis_values else soft + noise
+
+        def _features(self, values, hyper_values):
+            grids = [g[0] for g in self.layout.grids_from_values(values)]
+            sources = []
+            if hyper_values is not None:
+                sources = [g[0] for g in self.hyper_layout.grids_from_values(hyper_values)]
+            out = []
+            for level, linear in enumerate(self.ifce):
+                h, w = grids[level].shape
+                rows, cols = torch.arange(h), torch.arange(w)
+                coarser = [(g, HYPER_FROM + i) for i, g in enumerate(sources)]
+                coarser = [(grids[m], m) for m in range(level + 1, len(grids))] + coarser
+                stack = torch.stack([g.index_select(0, rows >> (d - level))
+                                     .index_select(1, cols >> (d - level)).reshape(-1)
+                                     for g, d in coarser])
+                out.append(torch.addmm(linear.bias.unsqueeze(1), linear.weight, stack))
+            done = sum(f.shape[1] for f in out)
+            out.append(values.new_zeros(self.features, values.shape[0] - done))
+            return torch.cat(out, dim=1)
+
+        def rate_bits(self, values, hyper_values=None):
+            ctx = RowGather.apply(values, self.ctx_src, self.ctx_inverse)
+            ctx = torch.cat([ctx, self._features(values, hyper_values)])
+            mu, log_scale = self.arm.forward_wide(ctx)
+            bits = LaplaceBits.apply(values, mu, log_scale).sum()
+            if hyper_values is not None:
+                padded = torch.cat([hyper_values, hyper_values.new_zeros(1)])
+                hctx = padded.index_select(0, self.hyper_ctx.reshape(-1)).view(
+                    self.hyper_ctx.shape)
+                hctx = torch.cat([hctx, hctx.new_zeros(self.features, hctx.shape[1])])
+                mu, log_scale = self.arm.forward_wide(hctx)
+                bits = bits + LaplaceBits.apply(hyper_values, mu, log_scale).sum()
+            return bits
+
+        def forward(self, mode, temperature=0.3, noise_a=1.0, noise_std=0.0,
+                    rate_on_synthesis_values=False):
+            y_rate, y_syn = self.quantized_latents(mode, temperature, noise_a, noise_std,
+                                                   rate_on_synthesis_values)
+            hyper = None
+            if self.hyper_layout is not None:
+                hyper = self._proxy(self.hyper, mode, temperature, noise_std, noise_a,
+                                    rate_on_synthesis_values)
+            image = self.render_values(self.upsampling, self.synthesis, y_syn)
+            return image, self.rate_bits(y_rate, hyper)
+
+    return IfceFitModel
+
+
+def extra_network_parameters(model, arch_name: str) -> int:
+    """Network parameters a variant adds to the preset's (they cost file bytes that the
+    fit's own score leaves out)."""
+    from inrcodec.arch import preset
+    from inrcodec.fit.model import FitModel
+    base = FitModel(preset(arch_name), 16, 16, 3)
+    nets = lambda m: sum(p.numel() for p in m.parameters()) - sum(
+        p.numel() for p in m.latent_parameters())
+    return nets(model) - nets(base)
+
+
 def point(job) -> dict:
     import torch
     torch.set_num_threads(1)
@@ -116,10 +244,18 @@ def point(job) -> dict:
     variant, image, lmbda, iterations, size, seed, arch_name = job
     knobs, changes = VARIANTS[variant]
     arch = preset(arch_name)
+    if "context_12" in changes:
+        arch = dataclasses.replace(arch, arm_context=12)
+    if "context_14" in changes:
+        arch = dataclasses.replace(arch, arm_context=14)
     crop = train_crop(image, size)
     torch.manual_seed(seed)
     target = torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255.0
-    model = FitModel(arch, size, size, 3)
+    if "ifce" in changes:
+        model = _ifce_model()(arch, size, size, 3, HYPER_LEVELS if "hyper" in changes else 0,
+                              2 if "features_2" in changes else IFCE_FEATURES)
+    else:
+        model = FitModel(arch, size, size, 3)
     SkipSynthesis, arm_with_skip, FlexibleUpsampling = _wrappers()
     if "synthesis_skip" in changes:
         model.synthesis = SkipSynthesis(model.synthesis, arch.latent_planes, 3)
@@ -135,7 +271,8 @@ def point(job) -> dict:
     mse = summary["rd_cost"] - lmbda * bpp
     return {"variant": variant, "image": image if seed == 0 else f"{image} seed {seed}",
             "lmbda": lmbda, "bpp": bpp, "psnr": 10 * math.log10(1 / mse),
-            "cost": summary["rd_cost"], "seconds": summary["fit_seconds"]}
+            "cost": summary["rd_cost"], "seconds": summary["fit_seconds"],
+            "extra_parameters": extra_network_parameters(model, arch_name)}
 
 
 def main(argv=None) -> None:
@@ -148,22 +285,37 @@ def main(argv=None) -> None:
     ap.add_argument("--images", default=",".join(IMAGES))
     ap.add_argument("--lmbdas", default=",".join(map(str, LMBDAS)))
     ap.add_argument("--seeds", default="0,1")
+    ap.add_argument("--reference", default=None,
+                    help="an earlier table (benchmarks/results/NAME.md) to take the first "
+                         "variant's points from instead of refitting them (fits on one thread "
+                         "are deterministic); the table names it")
     args = ap.parse_args(argv)
     names = args.variants.split(",") if args.variants else list(VARIANTS)
     if not set(names) <= set(VARIANTS):
         ap.error(f"--variants: any of {list(VARIANTS)}")
     images, seeds = args.images.split(","), [int(x) for x in args.seeds.split(",")]
     lmbdas = [float(x) for x in args.lmbdas.split(",")]
+    fitted = names[1:] if args.reference else names
     jobs = [(v, im, lm, args.iterations, args.size, seed, args.preset)
-            for v in names for im in images for lm in lmbdas for seed in seeds]
+            for v in fitted for im in images for lm in lmbdas for seed in seeds]
     rows, seconds = run(point, jobs, args.workers)
+    if args.reference:
+        reused = reference_rows(RESULTS / f"{args.reference}.md", names[0])
+        for r in reused:
+            r.update(seconds=float("nan"), extra_parameters=0)
+        rows = reused + rows
+    extra = {r["variant"]: r["extra_parameters"] for r in rows}
     step_ms = {v: 1000 * sum(r["seconds"] for r in rows if r["variant"] == v)
                / (args.iterations * sum(r["variant"] == v for r in rows)) for v in names}
     setup = (f"Images: {args.size}x{args.size} centre crops of train/{', '.join(images)}; "
              f"λ ∈ {lmbdas}; seeds {seeds}; preset {args.preset}; {args.iterations} steps; one "
              "CPU thread per fit, two fits at once. Base schedule: "
              f"{PROXY_INIT}. Fit time per step (whole fit / steps, two fits sharing the "
-             "machine): " + ", ".join(f"{v} {ms:.0f} ms" for v, ms in step_ms.items()) + ".")
+             "machine): " + ", ".join(f"{v} {ms:.0f} ms" for v, ms in step_ms.items()) + ". "
+             + (f"The points of `{names[0]}` are those of benchmarks/results/{args.reference}.md "
+                "(same command, same crops, λ and seeds; not refitted). " if args.reference else "")
+             + "Network parameters added to the preset's (their bytes are not in the score): "
+             + ", ".join(f"{v} {extra[v]:+d}" for v in names) + ".")
     print(write_table(RESULTS / f"{args.out}.md", "Screening model changes on training crops "
                       "(not Kodak), fit's own RD cost", command_line("screen_fit.py", argv),
                       seconds, setup, names, rows,

@@ -172,6 +172,11 @@ class FitModel(nn.Module):
         self.arm, self.upsampling, self.synthesis = (
             modules["arm"], modules["upsampling"], modules["synthesis"])
 
+    def latent_parameters(self) -> list[nn.Parameter]:
+        """The coded latents (the optimizer's latent group): the buffer, and in a subclass any
+        side grids it codes too."""
+        return [self.latent]
+
     def network(self, name: str) -> nn.Module:
         return getattr(self, name)
 
