@@ -93,7 +93,8 @@ def worker(path: str, repeats: int, load_only: bool) -> None:
     from inrcodec.limits import _n_latents
     h = parse(data).header
     large = engine.uses_compiled(_n_latents(h.arch, h.height, h.width))
-    numpy_warm = None if large else min(_timed(lambda: inrcodec.decode(data)) for _ in range(repeats))
+    numpy_warm = (min(_timed(lambda: numpy_decode(data)) for _ in range(2)) if large
+                  else min(_timed(lambda: inrcodec.decode(data)) for _ in range(repeats)))
     load = _timed(engine.load_compiled)
     inrcodec.decode(data)
     total = min(_timed(lambda: inrcodec.decode(data)) for _ in range(repeats))
@@ -115,6 +116,23 @@ def worker(path: str, repeats: int, load_only: bool) -> None:
                       "arm_nonzero": int(np.count_nonzero(arm_weights)),
                       "arm_weights": int(arm_weights.size), "sha256": image_digest(image),
                       "matmul_macs_per_s": matmul_macs_per_second()}))
+
+
+def numpy_decode(data: bytes):
+    """The whole decode with the numpy + constriction latent decoder and the numpy fixed-point
+    render: what a process that has not loaded numba runs on a picture below
+    engine.COMPILED_MIN_LATENTS (timed here at any size)."""
+    from inrcodec.entropy import coder
+    from inrcodec.image.decode import load_networks, parse
+    from inrcodec.model import fixed_point
+    from inrcodec.model.latents import LatentLayout
+    parsed = parse(data)
+    h = parsed.header
+    layout = LatentLayout(h.arch, h.height, h.width)
+    networks, arm, _ = load_networks(h, parsed.sections, dithered=h.dithered)
+    values = coder.decode_latent_values(layout, arm, parsed.sections["latents"], h.dithered,
+                                        engine="reference")
+    return fixed_point.render(layout, networks, values, compiled=False)
 
 
 def image_digest(image) -> str:
@@ -293,6 +311,8 @@ def main(argv=None) -> None:
                 path.write_bytes(data)
             load_seconds(path, empty_cache=False)      # fills numba's cache, if not yet
             r = measure(path, args.repeats)
+            # in a process of its own: the worker's first decode may already have loaded it
+            r["load_seconds"] = min(load_seconds(path, empty_cache=False) for _ in range(3))
             r["against"] = [measure_against(a, path, args.repeats) for a in against]
             r["compile_seconds"] = load_seconds(path, empty_cache=True) - load_seconds(path, False)
             r.update(fresh_process_seconds(path, min(args.repeats, 3)))
@@ -327,23 +347,24 @@ def main(argv=None) -> None:
                       for a in r["against"]))
     lines += ["", f"Float32 matmul reference (512x512x512, same process, one thread): "
               f"{rows[0]['matmul_macs_per_s'] / 1e9:.1f} GMAC/s. Peak RSS of a process that only "
-              f"imports the decoder (Python + torch + numpy): {base:.0f} MB.",
+              f"imports the decoder (Python + numpy): {base:.0f} MB.",
               f"Test files: {args.iterations}-step fits of the full image. ARM weights ≠ 0: the "
               "ARM's work per latent follows its non-zero weights (the compiled loop skips "
               "RDOQ's zeros, in 4x4 blocks), and they fill in as the fit goes on. "
               f"Decode time: best of {args.repeats} after a warm-up, in a fresh process with "
               "torch/OpenMP/BLAS on one thread; it includes parsing, weight decoding, the "
               "wavefront latent decode, upsampling and synthesis (not PNG writing). "
-              "decode ms, ms/Mpx: with the compiled loops (numba: latent decoder and "
-              "upsampling), loaded. numpy latent decoder: the same decode with the numpy + "
-              "constriction latent decoder and torch's upsampling, which a process uses for "
-              "pictures under engine.COMPILED_MIN_LATENTS latents until it has loaded the compiled "
-              "loops (loading costs more than it saves there). "
+              "decode ms, ms/Mpx: with the compiled loops (numba: weights, latent decoder, "
+              "upsampling, synthesis), loaded. numpy latent decoder: the same decode with the "
+              "numpy + constriction latent decoder and the numpy fixed-point render, which a "
+              "process uses for pictures under engine.COMPILED_MIN_LATENTS latents until it has "
+              "loaded the compiled loops (loading costs more than it saves there; best of 2 "
+              "where the picture is above that size). "
               "First decode: the first `inrcodec.decode` of a fresh process (what `inrcodec "
-              "decode` pays), after importing inrcodec (Python + torch + numpy: "
+              "decode` pays), after importing inrcodec (Python + numpy: "
               f"{rows[0]['import_seconds']:.2f} s, not included), with the decoder it picks. "
               "Loading the compiled decoder: importing numba and loading both loops from "
-              "numba's on-disk cache, in a fresh process. One-time compile: the same load with an "
+              "numba's on-disk cache, in a fresh process (best of 3). One-time compile: the same load with an "
               "empty numba cache (on a machine's first use), less the cached load. Latent grids, "
               "upsampling, synthesis: the decode's stages after the latents, each timed alone "
               "(best of the same repeats) on the previous stage's output; synthesis includes the "

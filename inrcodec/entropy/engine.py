@@ -19,10 +19,12 @@ import warnings
 import numpy as np
 
 # Below this many latents a fresh process decodes faster in numpy + constriction than it can
-# import numba and load the compiled loops (~0.7 s in benchmarks/results/decode_speed.md, whose
-# two ms/Mpx columns give a break-even of ~2.4 M latents for `medium` up to ~3.5 M for `lowest`;
-# runs on this shared machine differ by up to ~20 %): set near the smallest break-even.
-COMPILED_MIN_LATENTS = 2_500_000
+# import numba and load the compiled loops (0.47-0.53 s in benchmarks/results/decode_speed.md).
+# Since format 6 the numpy decoder builds every latent's integer Laplace table (~4.5 us a
+# latent in a fresh process's first decode there, all presets; the compiled loop ~0.1-0.2 us):
+# a break-even of ~110-120 k latents (~90 k pixels, 300x300), where it was ~2.4 M latents when
+# constriction computed the Laplace itself and torch rendered the picture.
+COMPILED_MIN_LATENTS = 120_000
 ENGINES = ("auto", "compiled", "reference")
 
 _loaded = False
