@@ -117,6 +117,26 @@ def test_every_symbol_has_a_probability_of_at_least_one(which):
     assert np.max(np.abs(tail - ideal)) < 1e-4 * free / 2
 
 
+def test_latent_rows_are_the_general_frequencies():
+    """latent_frequencies' fast rows (laplace._latent_rows) against the general form, over the
+    whole range of valid locations (dithered ones reach +-(63 + 1/2) symbols), every scale, and
+    locations past it (where it falls back to the general form)."""
+    rng = np.random.default_rng(7)
+    edge = 63 * 256 + 128
+    loc = np.concatenate([rng.integers(-edge, edge + 1, 20000), np.arange(-edge, -edge + 300),
+                          np.arange(edge - 300, edge + 1), np.arange(-600, 600)])
+    k = rng.integers(0, N_SCALES, loc.size)
+    k[:N_SCALES] = np.arange(N_SCALES)
+    general = laplace._frequencies(loc, k, laplace._LATENT_MODEL)
+    assert laplace._latent_rows(loc, k) is not None
+    assert np.array_equal(laplace.latent_frequencies(loc, k), general)
+    far = np.array([edge + 256 * 3, -edge - 1000])
+    assert laplace._latent_rows(far, np.zeros(2, np.int64)) is None
+    assert np.array_equal(laplace.latent_frequencies(far, np.zeros(2, np.int64)),
+                          laplace._frequencies(far, np.zeros(2, np.int64), laplace._LATENT_MODEL))
+    assert laplace.latent_frequencies(np.zeros(0, np.int64), np.zeros(0, np.int64)).shape == (0, 127)
+
+
 def test_integer_laplace_frequencies_and_cumulatives_agree():
     rng = np.random.default_rng(2)
     n = 3000

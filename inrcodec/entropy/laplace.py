@@ -28,6 +28,7 @@ step search compares come from the integer model (latent_symbol_bits, weight_bit
 from __future__ import annotations
 
 import decimal
+import functools
 
 import numpy as np
 
@@ -152,8 +153,50 @@ def latent_symbol_bits(symbols: np.ndarray, loc_units: np.ndarray, k: np.ndarray
 
 
 def latent_frequencies(loc_units: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """[n, LATENT_ALPHABET] frequencies (_frequencies) of n latents' models."""
-    return _frequencies(np.asarray(loc_units, np.int64), np.asarray(k, np.int64), _LATENT_MODEL)
+    """[n, LATENT_ALPHABET] frequencies (_frequencies) of n latents' models: the same values,
+    by _latent_rows where every distance lies inside the tables (any valid location's do)."""
+    loc_units, k = np.asarray(loc_units, np.int64), np.asarray(k, np.int64)
+    rows = _latent_rows(loc_units, k)
+    return _frequencies(loc_units, k, _LATENT_MODEL) if rows is None else rows
+
+
+@functools.cache
+def _latent_windows() -> np.ndarray:
+    """HI's entries in the order one latent row reads them: [scale, c, D + n_hi] = HI[k, D]
+    for D >= 0 and HI[k, -D - c] for D < 0 (c = 1 where the distance has a fractional part), as
+    sliding windows of 2 * LATENT_MAX entries (a view: 560 kB in all)."""
+    n_hi = LATENT_HI.shape[1]
+    d = np.arange(-n_hi, n_hi)
+    combined = np.empty((LATENT_HI.shape[0], 2, 2 * n_hi), np.int64)
+    for c in (0, 1):
+        combined[:, c] = LATENT_HI[:, np.where(d >= 0, d, np.clip(-d - c, 0, n_hi - 1))]
+    return np.lib.stride_tricks.sliding_window_view(combined, 2 * LATENT_MAX, axis=2)
+
+
+def _latent_rows(loc_units: np.ndarray, k: np.ndarray) -> np.ndarray | None:
+    """_frequencies of the latent model without a table lookup per symbol: the distances of one
+    row, e_j = a + 256 j (a = x_0 - loc), share their low 8 bits, so each side of the location
+    multiplies one LO entry, and their HI indices are a run: a copied window of
+    _latent_windows. ~2.6x faster (the numpy decoder and the encoder build one row per latent).
+    None where a distance passes the tables' end (no valid location's does), for the general
+    form."""
+    n_x, n_hi = 2 * LATENT_MAX, LATENT_HI.shape[1]
+    a = (-LATENT_MAX + 1) * LATENT_UNITS_PER_SYMBOL - LATENT_UNITS_PER_SYMBOL // 2 - loc_units
+    d0 = a >> 8                                # e_j = 256 (d0 + j) + (a & 255)
+    last = n_hi * 256 - 1
+    if a.size and (np.abs(a).max() > last or np.abs(a + 256 * (n_x - 1)).max() > last):
+        return None
+    frac = a & 255
+    hi = _latent_windows()[k, (frac != 0).astype(np.int64), d0 + n_hi]
+    neg = np.arange(n_x)[None, :] < -d0[:, None]              # e_j < 0
+    tail = hi * np.where(neg, LATENT_LO[k, (-a) & 255][:, None], LATENT_LO[k, frac][:, None])
+    tail >>= TAIL_BITS
+    g = np.where(neg, tail, LATENT_FREE - tail)
+    out = np.empty((len(a), n_x + 1), np.float64)
+    out[:, 0] = g[:, 0]
+    np.subtract(g[:, 1:], g[:, :-1], out=out[:, 1:-1], casting="unsafe")
+    out[:, -1] = LATENT_FREE - g[:, -1]
+    return out
 
 
 def weight_cumulative(s: np.ndarray, j) -> np.ndarray:
