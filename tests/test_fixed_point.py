@@ -115,6 +115,33 @@ def test_compiled_synthesis_bytes_are_the_numpy_definition(planes, hidden, chann
     np.testing.assert_array_equal(got, ref)
 
 
+@pytest.mark.parametrize("levels,taps,h,w,n_res", [(7, 8, 37, 53, 2), (2, 4, 16, 17, 1),
+                                                   (4, 8, 1, 1, 2), (3, 8, 33, 300, 0)])
+def test_compiled_upsampled_synthesis_is_the_numpy_definition(levels, taps, h, w, n_res):
+    """The last x2 step's vertical half done band by band inside the synthesis
+    (upsampled_synthesis_bytes) against numpy's upsampling, synthesis and bytes."""
+    rng = np.random.default_rng(levels * 1000 + h + w)
+    grids = [np.floor(rng.uniform(-2 ** 17, 2 ** 17, (1, -(-h // 2 ** k), -(-w // 2 ** k))))
+             for k in range(levels)]
+    half = fp.FixedMap(rng.integers(-20000, 20000, taps // 2).astype(np.float64) * 3, 2.0 ** -16)
+    widths = (levels, 12, 3)
+    pointwise = [fp.FixedMap(rng.integers(-2000, 2000, (b, a)).astype(np.float64) * 3, 2.0 ** -12,
+                             np.floor(rng.uniform(-2 ** 15, 2 ** 17, b)))
+                 for a, b in zip(widths[:-1], widths[1:])]
+    residual = [fp.FixedMap(rng.integers(-3000, 3000, (3, 3, 3, 3)).astype(np.float64),
+                            2.0 ** -12, np.floor(rng.uniform(-2 ** 14, 2 ** 14, 3)))
+                for _ in range(n_res)]
+    networks = fp.FixedNetworks(half, taps, pointwise, residual)
+    ref = fp.to_uint8(fp.synthesise(fp.upsample(grids, half, taps), networks))
+    phase = np.ascontiguousarray(fp.phase_taps(half.weight, taps))
+    got = nb.upsampled_synthesis_bytes(grids[0], fp.last_step_rows(grids, half, taps), phase,
+                                       half.inv_q, *networks.packed_pointwise(),
+                                       *networks.packed_residual(3), fp.ACTIVATION_LIMIT, fp.ONE)
+    np.testing.assert_array_equal(got, ref)
+    np.testing.assert_array_equal(fp.upsample(grids, half, taps, compiled=True),
+                                  fp.upsample(grids, half, taps))
+
+
 def test_the_fixed_picture_is_the_float_models_within_a_level(encoded):
     """The decoded (fixed-point) picture against the fit's float render of the same integers:
     at most one level apart, almost everywhere equal (integerization costs ~nothing)."""

@@ -77,6 +77,9 @@ def load_compiled() -> bool:
     fixed.residual3x3(one, np.zeros((1, 1, 3, 3)), 1.0, np.zeros(1), 1.0)
     fixed.synthesis_bytes(one, np.zeros(1), np.ones(1), np.zeros(1), np.array([1, 1], np.int64),
                           np.zeros((1, 1, 1, 3, 3)), np.ones(1), np.zeros((1, 1)), 1.0, 1.0)
+    fixed.upsampled_synthesis_bytes(one, one, taps, 1.0, np.zeros(2), np.ones(1), np.zeros(1),
+                                    np.array([2, 1], np.int64), np.zeros((1, 1, 1, 3, 3)),
+                                    np.ones(1), np.zeros((1, 1)), 1.0, 1.0)
     _loaded = True
     return True
 

@@ -104,28 +104,47 @@ def upsample(grids: list[np.ndarray], half_kernel: FixedMap, taps: int,
     """grids: per level, fixed-point [C, h_l, w_l], finest first -> [levels * C, H, W]: the
     coarsest grid upsampled x2, the next grid stacked on top, upsampled again, ...
     compiled: each step in fixed_point_compiled.py (numba; the same values)."""
-    phase = np.ascontiguousarray(phase_taps(half_kernel.weight, taps))
     if len(grids) == 1:
         return grids[0].copy()
+    phase = np.ascontiguousarray(phase_taps(half_kernel.weight, taps))
     c = grids[0].shape[0]
     height, width = grids[0].shape[-2:]
     out = np.empty((len(grids) * c, height, width), np.float64)   # the last step writes here
     out[:c] = grids[0]
+    if compiled:
+        from . import fixed_point_compiled as nb
+        nb.up2_cols(last_step_rows(grids, half_kernel, taps), phase, half_kernel.inv_q,
+                    ACTIVATION_LIMIT, out[c:])
+        return out
     x = grids[-1]
     for k in range(len(grids) - 2, -1, -1):
         g = grids[k]
         h, w = g.shape[-2:]
         dst = out[c:] if k == 0 else np.empty((x.shape[0], h, w), np.float64)
-        if compiled:
-            from . import fixed_point_compiled as nb
-            rows = nb.up2_rows(np.ascontiguousarray(x), phase, half_kernel.inv_q, ACTIVATION_LIMIT, w)
-            nb.up2_cols(rows, phase, half_kernel.inv_q, ACTIVATION_LIMIT, dst)
-        else:
-            dst[...] = up2_axis(up2_axis(x, phase, half_kernel.inv_q, w, axis=2), phase,
-                                half_kernel.inv_q, h, axis=1)
+        dst[...] = up2_axis(up2_axis(x, phase, half_kernel.inv_q, w, axis=2), phase,
+                            half_kernel.inv_q, h, axis=1)
         if k:
             x = np.concatenate([g, dst])
     return out
+
+
+def last_step_rows(grids: list[np.ndarray], half_kernel: FixedMap, taps: int) -> np.ndarray:
+    """Compiled, every x2 step of upsample but the last one's vertical half (at least two
+    grids): the coarser planes at the finest grid's width and half its height, which up2_cols,
+    or upsampled_synthesis_bytes band by band, finishes."""
+    from . import fixed_point_compiled as nb
+    phase = np.ascontiguousarray(phase_taps(half_kernel.weight, taps))
+    x = grids[-1]
+    for k in range(len(grids) - 2, -1, -1):
+        g = grids[k]
+        h, w = g.shape[-2:]
+        rows = nb.up2_rows(np.ascontiguousarray(x), phase, half_kernel.inv_q, ACTIVATION_LIMIT, w)
+        if k == 0:
+            return rows
+        dst = np.empty((x.shape[0], h, w), np.float64)
+        nb.up2_cols(rows, phase, half_kernel.inv_q, ACTIVATION_LIMIT, dst)
+        x = np.concatenate([g, dst])
+    raise ValueError("last_step_rows needs two grids or more")
 
 
 # ------------------------------------------------------------------------------------- synthesis
@@ -287,5 +306,16 @@ def pixels_of(planes: np.ndarray, networks: FixedNetworks, compiled: bool = Fals
 
 def render(layout, networks: FixedNetworks, buffer: np.ndarray, compiled: bool = False) -> np.ndarray:
     """uint8 pixels from a decoded latent buffer: [H, W, C] for a picture, [T, H, W, C] for a
-    video group."""
+    video group. compiled, for a picture: the last x2 step's vertical half is done band by band
+    inside the synthesis (fixed_point_compiled.upsampled_synthesis_bytes), so the full-size
+    planes are never written out; the same bytes."""
+    if compiled and not hasattr(layout, "frames") and layout.arch.n_levels > 1:
+        from . import fixed_point_compiled as nb
+        grids = fixed_grids(layout, buffer)
+        phase = np.ascontiguousarray(phase_taps(networks.half_kernel.weight, networks.taps))
+        pointwise = networks.packed_pointwise()
+        residual = networks.packed_residual(int(pointwise[3][-1]))
+        return nb.upsampled_synthesis_bytes(
+            np.ascontiguousarray(grids[0]), last_step_rows(grids, networks.half_kernel, networks.taps),
+            phase, networks.half_kernel.inv_q, *pointwise, *residual, ACTIVATION_LIMIT, ONE)
     return pixels_of(planes_of(layout, networks, buffer, compiled), networks, compiled)

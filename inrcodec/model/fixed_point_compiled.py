@@ -293,6 +293,57 @@ BAND = 16            # output rows the fused synthesis carries through every lay
 
 
 @njit(cache=True)
+def _synthesis_band(src, src_base, y0, y1, h, layers, rp, acc, img, plan, plan_w, widths, inv_qs,
+                    biases, res_weights, res_inv_qs, res_biases, limit, one, hidden_a,
+                    hidden_b):
+    """Output rows y0..y1 of the synthesis and byte conversion into img; the 1x1 layers read
+    picture row y at src[:, y - src_base] (rows y0 - R .. y1 + R within the picture, R the 3x3
+    layers). layers, rp: band buffers whose row r holds picture row y0 - R + r."""
+    w = img.shape[1]
+    c = widths[widths.size - 1]
+    n_res = res_weights.shape[0]
+    base = y0 - n_res
+    for y in range(max(0, y0 - n_res), min(h, y1 + n_res)):
+        for start in range(0, w, BLOCK):
+            _pointwise_block(src, y - src_base, start, min(BLOCK, w - start), layers[0],
+                             y - base, start, plan, plan_w, widths, inv_qs, biases, limit,
+                             hidden_a, hidden_b)
+    for l in range(1, n_res + 1):
+        reach = n_res - l                    # rows this layer's output needs beyond the band
+        lo, hi = max(0, y0 - reach), min(h, y1 + reach)
+        prev = layers[l - 1]
+        for i in range(c):
+            for y in range(max(0, lo - 1), min(h, hi + 1)):
+                s_row = prev[i, y - base]
+                d_row = rp[i, y - base]
+                for q in range(w):
+                    v = s_row[q]
+                    d_row[q + 1] = v if v > 0.0 else 0.0
+                d_row[0] = d_row[1]
+                d_row[w + 1] = d_row[w]
+        for o in range(c):
+            for y in range(lo, hi):
+                r0 = max(y - 1, 0) - base
+                r2 = min(y + 1, h - 1) - base
+                for i in range(c):
+                    wt = res_weights[l - 1, o, i]
+                    _taps9(acc, rp[i, r0], rp[i, y - base], rp[i, r2], w, i == 0,
+                           wt[0, 0], wt[0, 1], wt[0, 2], wt[1, 0], wt[1, 1], wt[1, 2],
+                           wt[2, 0], wt[2, 1], wt[2, 2])
+                _residual_out(layers[l, o, y - base], acc, prev[o, y - base], w,
+                              res_inv_qs[l - 1], res_biases[l - 1, o], limit)
+    final = layers[n_res]
+    inv = 1.0 / one
+    for y in range(y0, y1):
+        for ch in range(c):
+            row = final[ch, y - base]
+            dst = img[y, :, ch]
+            for q in range(w):
+                v = np.floor((row[q] * 255.0 + one / 2) * inv)
+                dst[q] = np.uint8(min(max(v, 0.0), 255.0))
+
+
+@njit(cache=True)
 def synthesis_bytes(planes, weights, inv_qs, biases, widths, res_weights, res_inv_qs,
                     res_biases, limit, one):
     """The whole synthesis and the conversion to bytes, fixed_point.synthesise then to_uint8,
@@ -308,50 +359,71 @@ def synthesis_bytes(planes, weights, inv_qs, biases, widths, res_weights, res_in
     n_res = res_weights.shape[0]
     plan, plan_w = _plan_pointwise(weights, widths)
     hidden_a, hidden_b = _hidden(widths)
-    rows = BAND + 2 * n_res                  # band row r holds picture row y0 - n_res + r
+    rows = BAND + 2 * n_res
     layers = np.zeros((n_res + 1, c, rows, w), np.float64)
     rp = np.zeros((c, rows, w + 2), np.float64)     # a residual layer's ReLU'd, padded input
     acc = np.empty(w, np.float64)
     img = np.empty((h, w, c), np.uint8)
-    inv = 1.0 / one
+    for y0 in range(0, h, BAND):
+        _synthesis_band(planes, 0, y0, min(h, y0 + BAND), h, layers, rp, acc, img, plan, plan_w,
+                        widths, inv_qs, biases, res_weights, res_inv_qs, res_biases, limit, one,
+                        hidden_a, hidden_b)
+    return img
+
+
+@njit(cache=True)
+def upsampled_synthesis_bytes(finest, half_rows, taps, up_inv_q, weights, inv_qs, biases, widths,
+                              res_weights, res_inv_qs, res_biases, limit, one):
+    """synthesis_bytes on the planes that the last x2 step would make, without making them:
+    finest [c, H, W] (the full-resolution grid) and half_rows [n, ceil(H/2), W] (the coarser
+    planes after the last step's horizontal half, up2_rows); each band's rows of the vertical
+    half (up2_cols' values) are computed into a band buffer next to the finest grid's, then go
+    through the synthesis while in cache. The planes are [c + n, H, W]; the same bytes as
+    up2_cols then synthesis_bytes, without writing and reading ~20 MB of float64 planes at
+    768x512."""
+    c0, h, w = finest.shape
+    n, a, _ = half_rows.shape
+    half = taps.shape[1]
+    pad = half // 2
+    n_res = res_weights.shape[0]
+    plan, plan_w = _plan_pointwise(weights, widths)
+    hidden_a, hidden_b = _hidden(widths)
+    c = widths[widths.size - 1]
+    rows = BAND + 2 * n_res
+    band = np.empty((c0 + n, rows, w), np.float64)  # the planes' rows y0 - R .. y1 + R
+    layers = np.zeros((n_res + 1, c, rows, w), np.float64)
+    rp = np.zeros((c, rows, w + 2), np.float64)
+    acc = np.empty(w, np.float64)
+    img = np.empty((h, w, c), np.uint8)
     for y0 in range(0, h, BAND):
         y1 = min(h, y0 + BAND)
         base = y0 - n_res
         for y in range(max(0, y0 - n_res), min(h, y1 + n_res)):
-            for start in range(0, w, BLOCK):
-                _pointwise_block(planes, y, start, min(BLOCK, w - start), layers[0], y - base,
-                                 start, plan, plan_w, widths, inv_qs, biases, limit, hidden_a,
-                                 hidden_b)
-        for l in range(1, n_res + 1):
-            reach = n_res - l                # rows this layer's output needs beyond the band
-            lo, hi = max(0, y0 - reach), min(h, y1 + reach)
-            src = layers[l - 1]
-            for i in range(c):
-                for y in range(max(0, lo - 1), min(h, hi + 1)):
-                    s_row = src[i, y - base]
-                    d_row = rp[i, y - base]
+            for ch in range(c0):
+                band[ch, y - base, :] = finest[ch, y]
+            m, r = y >> 1, y & 1
+            for p in range(n):
+                dst = band[c0 + p, y - base]
+                if half == 4:
+                    k0, k1, k2, k3 = taps[r, 0], taps[r, 1], taps[r, 2], taps[r, 3]
+                    s0 = half_rows[p, min(max(m + r - pad, 0), a - 1)]
+                    s1 = half_rows[p, min(max(m + r + 1 - pad, 0), a - 1)]
+                    s2 = half_rows[p, min(max(m + r + 2 - pad, 0), a - 1)]
+                    s3 = half_rows[p, min(max(m + r + 3 - pad, 0), a - 1)]
                     for q in range(w):
-                        v = s_row[q]
-                        d_row[q + 1] = v if v > 0.0 else 0.0
-                    d_row[0] = d_row[1]
-                    d_row[w + 1] = d_row[w]
-            for o in range(c):
-                for y in range(lo, hi):
-                    r0 = max(y - 1, 0) - base
-                    r2 = min(y + 1, h - 1) - base
-                    for i in range(c):
-                        wt = res_weights[l - 1, o, i]
-                        _taps9(acc, rp[i, r0], rp[i, y - base], rp[i, r2], w, i == 0,
-                               wt[0, 0], wt[0, 1], wt[0, 2], wt[1, 0], wt[1, 1], wt[1, 2],
-                               wt[2, 0], wt[2, 1], wt[2, 2])
-                    _residual_out(layers[l, o, y - base], acc, src[o, y - base], w,
-                                  res_inv_qs[l - 1], res_biases[l - 1, o], limit)
-        final = layers[n_res]
-        for y in range(y0, y1):
-            for ch in range(c):
-                row = final[ch, y - base]
-                dst = img[y, :, ch]
-                for q in range(w):
-                    v = np.floor((row[q] * 255.0 + one / 2) * inv)
-                    dst[q] = np.uint8(min(max(v, 0.0), 255.0))
+                        dst[q] = _round_shift(k0 * s0[q] + k1 * s1[q] + k2 * s2[q] + k3 * s3[q],
+                                              up_inv_q, limit)
+                else:
+                    for q in range(w):
+                        acc[q] = 0.0
+                    for j in range(half):
+                        k = taps[r, j]
+                        src = half_rows[p, min(max(m + r + j - pad, 0), a - 1)]
+                        for q in range(w):
+                            acc[q] += k * src[q]
+                    for q in range(w):
+                        dst[q] = _round_shift(acc[q], up_inv_q, limit)
+        _synthesis_band(band, base, y0, y1, h, layers, rp, acc, img, plan, plan_w, widths, inv_qs,
+                        biases, res_weights, res_inv_qs, res_biases, limit, one, hidden_a,
+                        hidden_b)
     return img
