@@ -48,6 +48,10 @@ _COMPILED_LOAD = 300 * MIB             # importing numba and loading the compile
                                        # decode will and it is not loaded yet (measured +122 MB
                                        # resident, +269 MB address space)
 _RENDER_MIN, _RENDER_PER_PLANE = 110, 23   # per pixel: max(min, per_plane x latent planes)
+_FUSED_RENDER_PER_PLANE = 12           # the compiled picture render (fixed_point.render: the last x2
+                                       # step inside the synthesis bands, no full-size planes):
+                                       # per pixel and latent plane (measured ~64 B/px in all for 7
+                                       # planes at 1536x1280)
 OUTPUT_PER_PIXEL = 8                  # uint8 picture and its PNG bytes
 
 _FIT_FIXED = 100 * MIB
@@ -81,7 +85,10 @@ def image_decode_bytes(arch, height: int, width: int, channels: int = 3, dithere
         per_latent = _REFERENCE_PER_LATENT_DITHERED if dithered else _REFERENCE_PER_LATENT
     load = _COMPILED_LOAD if compiled and not engine.compiled_loaded() else 0
     pixels = frames * height * width
-    render = max(_RENDER_MIN, _RENDER_PER_PLANE * arch.latent_planes)   # grey measured ~10 % less
+    if compiled and frames == 1:
+        render = _FUSED_RENDER_PER_PLANE * arch.latent_planes
+    else:
+        render = max(_RENDER_MIN, _RENDER_PER_PLANE * arch.latent_planes)   # grey ~10 % less
     return int(DECODE_FIXED + load + n_latents * per_latent
                + pixels * (render + OUTPUT_PER_PIXEL))
 
