@@ -72,9 +72,6 @@ def load_compiled() -> bool:
     taps, one = np.zeros((2, 4)), np.zeros((1, 1, 1))
     fixed.up2_rows(one, taps, 1.0, 1.0, 1)
     fixed.up2_cols(one, taps, 1.0, 1.0, np.zeros((1, 1, 1)))
-    fixed.pointwise_layers(np.zeros((1, 1)), np.zeros(1), np.ones(1), np.zeros(1),
-                           np.array([1, 1], np.int64), 1.0)
-    fixed.residual3x3(one, np.zeros((1, 1, 3, 3)), 1.0, np.zeros(1), 1.0)
     fixed.synthesis_bytes(one, np.zeros(1), np.ones(1), np.zeros(1), np.array([1, 1], np.int64),
                           np.zeros((1, 1, 1, 3, 3)), np.ones(1), np.zeros((1, 1)), 1.0, 1.0)
     fixed.upsampled_synthesis_bytes(one, one, taps, 1.0, np.zeros(2), np.ones(1), np.zeros(1),

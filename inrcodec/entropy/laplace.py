@@ -134,10 +134,17 @@ def _frequencies(loc_units: np.ndarray, k: np.ndarray, model) -> np.ndarray:
     floor(sum * FREE / FREE) + index)."""
     units, top, hi, lo, free = model
     x = np.arange(-top + 1, top + 1, dtype=np.int64) * units - units // 2
-    g = _free_cdf(x[None, :] - loc_units[:, None], k[:, None], hi, lo, free)
-    n = g.shape[0]
-    edges = np.concatenate([np.zeros((n, 1), np.int64), g, np.full((n, 1), free)], axis=1)
-    return np.diff(edges, axis=1).astype(np.float64)
+    return _differences(_free_cdf(x[None, :] - loc_units[:, None], k[:, None], hi, lo, free), free)
+
+
+def _differences(g: np.ndarray, free: int) -> np.ndarray:
+    """[n, m + 1] float64 frequencies from G at a row's m inner edges [n, m]: G(first) - 0, the
+    steps between edges, FREE - G(last)."""
+    out = np.empty((g.shape[0], g.shape[1] + 1), np.float64)
+    out[:, 0] = g[:, 0]
+    np.subtract(g[:, 1:], g[:, :-1], out=out[:, 1:-1], casting="unsafe")
+    out[:, -1] = free - g[:, -1]
+    return out
 
 
 def latent_cumulative(s: np.ndarray, loc_units: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -191,12 +198,7 @@ def _latent_rows(loc_units: np.ndarray, k: np.ndarray) -> np.ndarray | None:
     neg = np.arange(n_x)[None, :] < -d0[:, None]              # e_j < 0
     tail = hi * np.where(neg, LATENT_LO[k, (-a) & 255][:, None], LATENT_LO[k, frac][:, None])
     tail >>= TAIL_BITS
-    g = np.where(neg, tail, LATENT_FREE - tail)
-    out = np.empty((len(a), n_x + 1), np.float64)
-    out[:, 0] = g[:, 0]
-    np.subtract(g[:, 1:], g[:, :-1], out=out[:, 1:-1], casting="unsafe")
-    out[:, -1] = LATENT_FREE - g[:, -1]
-    return out
+    return _differences(np.where(neg, tail, LATENT_FREE - tail), LATENT_FREE)
 
 
 def weight_cumulative(s: np.ndarray, j) -> np.ndarray:

@@ -244,6 +244,11 @@ class FixedNetworks:
             biases[k] = layer.bias
         return weights, np.array([layer.inv_q for layer in layers], np.float64), biases
 
+    def packed_synthesis(self) -> tuple:
+        """packed_pointwise then packed_residual: the compiled synthesis' network arguments."""
+        pointwise = self.packed_pointwise()
+        return (*pointwise, *self.packed_residual(int(pointwise[3][-1])))
+
 
 def fixed_grids(layout, buffer: np.ndarray) -> list[np.ndarray]:
     """Per level, fixed-point [C, h, w] grids of a float64 latent buffer (symbols, or symbols plus
@@ -251,23 +256,13 @@ def fixed_grids(layout, buffer: np.ndarray) -> list[np.ndarray]:
     return [g * ONE for g in layout.grids_from_buffer_np(buffer)]
 
 
-def synthesise(planes: np.ndarray, networks: FixedNetworks, compiled: bool = False) -> np.ndarray:
-    """Fixed-point [planes, H, W] -> [C, H, W] (compiled: the layers in numba)."""
+def synthesise(planes: np.ndarray, networks: FixedNetworks) -> np.ndarray:
+    """Fixed-point [planes, H, W] -> [C, H, W], layer by layer in numpy: the definition the
+    compiled synthesis (fixed_point_compiled.synthesis_bytes) is tested against."""
     p, h, w = planes.shape
-    flat = planes.reshape(p, h * w)
-    if compiled:
-        from . import fixed_point_compiled as nb
-        x = nb.pointwise_layers(flat, *networks.packed_pointwise(), ACTIVATION_LIMIT).reshape(-1, h, w)
-    else:
-        x = pointwise(flat, networks.pointwise).reshape(-1, h, w)
+    x = pointwise(planes.reshape(p, h * w), networks.pointwise).reshape(-1, h, w)
     for layer in networks.residual:
-        if compiled:
-            from . import fixed_point_compiled as nb
-            c = x.shape[0]
-            x = nb.residual3x3(x, np.ascontiguousarray(layer.weight.reshape(c, c, 3, 3)),
-                               layer.inv_q, layer.bias, ACTIVATION_LIMIT)
-        else:
-            x = residual3x3(x, layer)
+        x = residual3x3(x, layer)
     return x
 
 
@@ -293,10 +288,9 @@ def pixels_of(planes: np.ndarray, networks: FixedNetworks, compiled: bool = Fals
     compiled: the synthesis and byte conversion fused band by band (numba; the same bytes)."""
     if compiled:
         from . import fixed_point_compiled as nb
-        pointwise = networks.packed_pointwise()
-        residual = networks.packed_residual(int(pointwise[3][-1]))
-        convert = lambda x: nb.synthesis_bytes(np.ascontiguousarray(x), *pointwise, *residual,
-                                               ACTIVATION_LIMIT, ONE)
+        packed = networks.packed_synthesis()
+        convert = lambda x: nb.synthesis_bytes(np.ascontiguousarray(x), *packed, ACTIVATION_LIMIT,
+                                               ONE)
     else:
         convert = lambda x: to_uint8(synthesise(x, networks))
     if planes.ndim == 3:
@@ -313,9 +307,7 @@ def render(layout, networks: FixedNetworks, buffer: np.ndarray, compiled: bool =
         from . import fixed_point_compiled as nb
         grids = fixed_grids(layout, buffer)
         phase = np.ascontiguousarray(phase_taps(networks.half_kernel.weight, networks.taps))
-        pointwise = networks.packed_pointwise()
-        residual = networks.packed_residual(int(pointwise[3][-1]))
         return nb.upsampled_synthesis_bytes(
             np.ascontiguousarray(grids[0]), last_step_rows(grids, networks.half_kernel, networks.taps),
-            phase, networks.half_kernel.inv_q, *pointwise, *residual, ACTIVATION_LIMIT, ONE)
+            phase, networks.half_kernel.inv_q, *networks.packed_synthesis(), ACTIVATION_LIMIT, ONE)
     return pixels_of(planes_of(layout, networks, buffer, compiled), networks, compiled)

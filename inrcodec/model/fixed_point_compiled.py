@@ -4,7 +4,7 @@ values as the numpy forms, which stay the definition (tests/test_fixed_point.py 
     up2_rows, up2_cols     one x2 step, per axis
     synthesis_bytes        the 1x1 layers, the 3x3 residual layers and the byte conversion, band
                            by band (what the decoder runs: the picture read once, written once)
-    pointwise_layers, residual3x3   the same layers one at a time (tests, benchmarks)
+    pointwise_layers, residual3x3   the same layers one at a time (their tests)
 
 Written for LLVM's loop vectorizer: inner loops run over pixels, each writes one row and reads a
 few (more rows written a pass need more runtime overlap checks than it makes, and the loop stays
@@ -65,37 +65,42 @@ def up2_rows(x, taps, inv_q, limit, w):
     return out
 
 
+@njit(cache=True, inline="always")
+def _up2_col_row(dst, x, p, y, taps, inv_q, limit, acc):
+    """Row y of plane p of a x2 step's vertical half (x [n, a, w] -> [n, h, w], replicate
+    padding) into dst[:w]; acc: [w] scratch. The presets' 8 taps in one pass over the row (four
+    source rows, one rounding), other tap counts through acc."""
+    a, w = x.shape[1], x.shape[2]
+    half = taps.shape[1]
+    pad = half // 2
+    m, r = y >> 1, y & 1
+    if half == 4:
+        k0, k1, k2, k3 = taps[r, 0], taps[r, 1], taps[r, 2], taps[r, 3]
+        s0 = x[p, min(max(m + r - pad, 0), a - 1)]
+        s1 = x[p, min(max(m + r + 1 - pad, 0), a - 1)]
+        s2 = x[p, min(max(m + r + 2 - pad, 0), a - 1)]
+        s3 = x[p, min(max(m + r + 3 - pad, 0), a - 1)]
+        for q in range(w):
+            dst[q] = _round_shift(k0 * s0[q] + k1 * s1[q] + k2 * s2[q] + k3 * s3[q], inv_q, limit)
+        return
+    for q in range(w):
+        acc[q] = 0.0
+    for j in range(half):
+        k = taps[r, j]
+        src = x[p, min(max(m + r + j - pad, 0), a - 1)]
+        for q in range(w):
+            acc[q] += k * src[q]
+    for q in range(w):
+        dst[q] = _round_shift(acc[q], inv_q, limit)
+
+
 @njit(cache=True)
 def up2_cols(x, taps, inv_q, limit, out):
     """Vertical half of a x2 step: x [n, a, w] -> out [n, h, w] (h <= 2a), replicate padding."""
-    n, a, w = x.shape
-    h = out.shape[1]
-    half = taps.shape[1]
-    pad = half // 2
-    acc = np.empty(w, np.float64)
-    for p in range(n):
-        for y in range(h):
-            m, r = y >> 1, y & 1
-            dst = out[p, y]
-            if half == 4:      # one pass over the row: four source rows, one rounding
-                k0, k1, k2, k3 = taps[r, 0], taps[r, 1], taps[r, 2], taps[r, 3]
-                s0 = x[p, min(max(m + r - pad, 0), a - 1)]
-                s1 = x[p, min(max(m + r + 1 - pad, 0), a - 1)]
-                s2 = x[p, min(max(m + r + 2 - pad, 0), a - 1)]
-                s3 = x[p, min(max(m + r + 3 - pad, 0), a - 1)]
-                for q in range(w):
-                    dst[q] = _round_shift(k0 * s0[q] + k1 * s1[q] + k2 * s2[q] + k3 * s3[q],
-                                          inv_q, limit)
-                continue
-            acc[:] = 0.0
-            for j in range(half):
-                row = min(max(m + r + j - pad, 0), a - 1)
-                k = taps[r, j]
-                src = x[p, row]
-                for q in range(w):
-                    acc[q] += k * src[q]
-            for q in range(w):
-                dst[q] = _round_shift(acc[q], inv_q, limit)
+    acc = np.empty(x.shape[2], np.float64)
+    for p in range(x.shape[0]):
+        for y in range(out.shape[1]):
+            _up2_col_row(out[p, y], x, p, y, taps, inv_q, limit, acc)
     return out
 
 
@@ -382,9 +387,7 @@ def upsampled_synthesis_bytes(finest, half_rows, taps, up_inv_q, weights, inv_qs
     up2_cols then synthesis_bytes, without writing and reading ~20 MB of float64 planes at
     768x512."""
     c0, h, w = finest.shape
-    n, a, _ = half_rows.shape
-    half = taps.shape[1]
-    pad = half // 2
+    n = half_rows.shape[0]
     n_res = res_weights.shape[0]
     plan, plan_w = _plan_pointwise(weights, widths)
     hidden_a, hidden_b = _hidden(widths)
@@ -401,28 +404,8 @@ def upsampled_synthesis_bytes(finest, half_rows, taps, up_inv_q, weights, inv_qs
         for y in range(max(0, y0 - n_res), min(h, y1 + n_res)):
             for ch in range(c0):
                 band[ch, y - base, :] = finest[ch, y]
-            m, r = y >> 1, y & 1
             for p in range(n):
-                dst = band[c0 + p, y - base]
-                if half == 4:
-                    k0, k1, k2, k3 = taps[r, 0], taps[r, 1], taps[r, 2], taps[r, 3]
-                    s0 = half_rows[p, min(max(m + r - pad, 0), a - 1)]
-                    s1 = half_rows[p, min(max(m + r + 1 - pad, 0), a - 1)]
-                    s2 = half_rows[p, min(max(m + r + 2 - pad, 0), a - 1)]
-                    s3 = half_rows[p, min(max(m + r + 3 - pad, 0), a - 1)]
-                    for q in range(w):
-                        dst[q] = _round_shift(k0 * s0[q] + k1 * s1[q] + k2 * s2[q] + k3 * s3[q],
-                                              up_inv_q, limit)
-                else:
-                    for q in range(w):
-                        acc[q] = 0.0
-                    for j in range(half):
-                        k = taps[r, j]
-                        src = half_rows[p, min(max(m + r + j - pad, 0), a - 1)]
-                        for q in range(w):
-                            acc[q] += k * src[q]
-                    for q in range(w):
-                        dst[q] = _round_shift(acc[q], up_inv_q, limit)
+                _up2_col_row(band[c0 + p, y - base], half_rows, p, y, taps, up_inv_q, limit, acc)
         _synthesis_band(band, base, y0, y1, h, layers, rp, acc, img, plan, plan_w, widths, inv_qs,
                         biases, res_weights, res_inv_qs, res_biases, limit, one, hidden_a,
                         hidden_b)
