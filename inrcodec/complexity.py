@@ -17,13 +17,17 @@ def macs(arch: Architecture, height: int, width: int, channels: int = 3,
          arm_inputs: int | None = None) -> dict[str, int]:
     """Total MACs by component for decoding one image (or one video frame, whose ARM sees
     arm_inputs = arm_context + previous-frame neighbours)."""
-    n_latents = sum(h * w for h, w in grid_sizes(arch, height, width))
+    sizes = grid_sizes(arch, height, width)      # side grids (arch.hyper_grids) included
+    n_latents = sum(h * w for h, w in sizes)
     widths = [arm_inputs or arch.arm_inputs, *arch.arm_hidden, 2]
     arm = n_latents * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    for level in range(arch.ifce_levels):        # inter-grid features: one linear map a level
+        h, w = sizes[level * arch.latent_channels]
+        arm += arch.latent_channels * h * w * arch.ifce_sources(level) * arch.ifce_features
 
     taps, pad = arch.upsampling_taps, arch.upsampling_taps // 4
     c = arch.latent_channels
-    levels = [grid_sizes(arch, height, width)[k * c] for k in range(arch.n_levels)]
+    levels = [sizes[k * c] for k in range(arch.n_levels)]
     upsampling = 0
     for lvl in range(arch.n_levels - 2, -1, -1):
         n = (arch.n_levels - 1 - lvl) * c          # channels being upsampled at this stage

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-import math
 import os
 import resource
 
@@ -44,6 +43,7 @@ _DECODE_PER_LATENT_DITHERED = 24       # measured ~20 more per pixel than withou
 _REFERENCE_PER_LATENT = 96             # the numpy decoder, used below COMPILED_MIN_LATENTS: + coding
                                        # order, positions (measured 51-76 here, ~80 in a clean CI venv)
 _REFERENCE_PER_LATENT_DITHERED = 110   # + the dither and its PRNG rows (measured 97)
+_REFERENCE_PER_SOURCE = 8              # + each inter-grid source's position (LatentLayout.source_idx)
 _COMPILED_LOAD = 300 * MIB             # importing numba and loading the compiled decoder, where a
                                        # decode will and it is not loaded yet (measured +122 MB
                                        # resident, +269 MB address space)
@@ -69,8 +69,8 @@ def megapixels(n: int) -> str:
 
 
 def _n_latents(arch, height: int, width: int) -> int:
-    return sum(math.ceil(height / 2 ** lv) * math.ceil(width / 2 ** lv)
-               for lv in range(arch.n_levels)) * arch.latent_channels
+    from .model.latents import grid_sizes     # side grids included
+    return sum(h * w for h, w in grid_sizes(arch, height, width))
 
 
 def image_decode_bytes(arch, height: int, width: int, channels: int = 3, dithered: bool = False,
@@ -81,8 +81,10 @@ def image_decode_bytes(arch, height: int, width: int, channels: int = 3, dithere
     compiled = engine.uses_compiled(n_latents)
     if compiled and frames == 1:
         per_latent = _DECODE_PER_LATENT_DITHERED if dithered else _DECODE_PER_LATENT
+        per_latent += arch.ifce_features       # float32 features per 2x2 block (compiled.py)
     else:    # the numpy decoder, or video: its groups' coding order is built per latent either way
         per_latent = _REFERENCE_PER_LATENT_DITHERED if dithered else _REFERENCE_PER_LATENT
+        per_latent += _REFERENCE_PER_SOURCE * (arch.ifce_sources(0) if arch.ifce_levels else 0)
     load = _COMPILED_LOAD if compiled and not engine.compiled_loaded() else 0
     pixels = frames * height * width
     if compiled and frames == 1:
@@ -99,7 +101,9 @@ def fit_bytes(arch, height: int, width: int, channels: int = 3, frames: int = 1,
     architecture: the fit's activations and gradients, then the weight-step search."""
     pixels = frames * height * width
     latents_per_pixel = _n_latents(arch, height, width) / (height * width)
-    arm = latents_per_pixel * (arch.arm_inputs + extra_arm_inputs + 2 * sum(arch.arm_hidden) + 4)
+    sources = arch.ifce_sources(0) if arch.ifce_levels else 0     # inter-grid feature inputs
+    arm = latents_per_pixel * (arch.arm_inputs + sources + extra_arm_inputs
+                               + 2 * sum(arch.arm_hidden) + 4)
     syn = arch.latent_planes + 2 * sum(arch.synthesis_hidden) + 6 * arch.synthesis_residual * channels
     per_pixel = _FIT_BASE + _FIT_PER_ARM * arm + _FIT_PER_SYN * syn
     return int(_FIT_FIXED + _FIT_MARGIN * pixels * per_pixel)

@@ -3,7 +3,8 @@ Kodak) over several seeds, with this checkout's inrcodec and with another checko
 
     git worktree add ../before <commit>
     python scripts/compare_fit_code.py --other ../before [--images house,4.2.03] [--seeds 0,1,2]
-                                       [--size 256] [--lmbda 0.004] [--workers 2] [--out NAME]
+                                       [--size 256] [--lmbda 0.004[,0.001...]] [--workers 2]
+                                       [--out NAME]
 
 A rewrite of the fitting step that computes the same functions still changes every fit (float
 rounding, a different draw of the noise), so one fit per version cannot tell a real change from
@@ -37,7 +38,7 @@ def one_fit(code: str, image: str, seed: int, size: int, lmbda: float, iteration
     _, r = encode_with_report(train_crop(image, size), lmbda=lmbda, iterations=iterations,
                               device="cpu", seed=seed)
     mse = 10 ** (-r["psnr"] / 10)
-    return {"image": image, "seed": seed, "bpp": r["bpp"], "psnr": r["psnr"],
+    return {"image": image, "seed": seed, "lmbda": lmbda, "bpp": r["bpp"], "psnr": r["psnr"],
             "cost": mse + lmbda * r["bpp"], "fit_seconds": r["fit_seconds"]}
 
 
@@ -55,13 +56,14 @@ def main(argv=None) -> None:
     ap.add_argument("--images", default="house,4.2.03")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--size", type=int, default=256)
-    ap.add_argument("--lmbda", type=float, default=4e-3)
+    ap.add_argument("--lmbda", default="0.004", help="one or more, comma-separated")
     ap.add_argument("--out", default="compare_fit_code")
     args = ap.parse_args(argv)
     command = command_line("compare_fit_code.py", argv)
     codes = {"this checkout": str(ROOT), f"{args.other}": str(Path(args.other).resolve())}
-    jobs = [(label, code, im, int(s), args.size, args.lmbda, args.iterations)
-            for im in args.images.split(",") for s in args.seeds.split(",")
+    lmbdas = [float(x) for x in args.lmbda.split(",")]
+    jobs = [(label, code, im, int(s), args.size, lm, args.iterations)
+            for im in args.images.split(",") for lm in lmbdas for s in args.seeds.split(",")
             for label, code in codes.items()]
     start = time.time()
     with ThreadPoolExecutor(args.workers) as pool:
@@ -69,28 +71,40 @@ def main(argv=None) -> None:
     seconds = time.time() - start
     lines = [f"# Fitting code: this checkout against {args.other}", "",
              f"Command: `{command}`  ", f"Wall time: {seconds:.0f} s", "",
-             f"{args.size}x{args.size} centre crops of training photos (not Kodak), λ = "
-             f"{args.lmbda}, the shipped defaults (preset auto), {args.iterations} steps, one CPU "
+             f"{args.size}x{args.size} centre crops of training photos (not Kodak), λ ∈ "
+             f"{lmbdas}, the shipped defaults (preset auto), {args.iterations} steps, one CPU "
              f"thread per fit, {args.workers} fits at a time; seeds {args.seeds}. RD cost = MSE + "
              "λ·bpp of the real decoded file; fit seconds: the fit alone (not the weight "
              "quantization and coding).", "",
-             "| image | code | RD cost, mean ± std over seeds | mean bpp | mean PSNR dB | "
-             "mean fit s |", "|---|---|---|---:|---:|---:|"]
+             "| image | λ | code | RD cost, mean ± std over seeds | mean bpp | mean PSNR dB | "
+             "mean fit s |", "|---|---:|---|---|---:|---:|---:|"]
     for im in args.images.split(","):
-        for label in codes:
-            mine = [r for r in rows if r["image"] == im and r["code"] == label]
-            costs = np.array([r["cost"] for r in mine])
-            lines.append(f"| {im} | {label} | {costs.mean():.6f} ± {costs.std(ddof=1):.6f} | "
-                         f"{np.mean([r['bpp'] for r in mine]):.3f} | "
-                         f"{np.mean([r['psnr'] for r in mine]):.2f} | "
-                         f"{np.mean([r['fit_seconds'] for r in mine]):.1f} |")
-    lines += ["", "Every fit:", "", "| image | seed | code | bpp | PSNR dB | RD cost | fit s |",
-              "|---|---:|---|---:|---:|---:|---:|"]
-    lines += [f"| {r['image']} | {r['seed']} | {r['code']} | {r['bpp']:.3f} | {r['psnr']:.2f} | "
-              f"{r['cost']:.6f} | {r['fit_seconds']:.1f} |" for r in rows]
+        for lm in lmbdas:
+            for label in codes:
+                mine = [r for r in rows if r["image"] == im and r["lmbda"] == lm
+                        and r["code"] == label]
+                costs = np.array([r["cost"] for r in mine])
+                spread = f" ± {costs.std(ddof=1):.6f}" if len(costs) > 1 else ""
+                lines.append(f"| {im} | {lm} | {label} | {costs.mean():.6f}{spread} | "
+                             f"{np.mean([r['bpp'] for r in mine]):.3f} | "
+                             f"{np.mean([r['psnr'] for r in mine]):.2f} | "
+                             f"{np.mean([r['fit_seconds'] for r in mine]):.1f} |")
+    # paired: the same image, λ and seed under both checkouts
+    by_key = {(r["image"], r["lmbda"], r["seed"], r["code"]): r["cost"] for r in rows}
+    mine_label, other_label = list(codes)
+    changes = [100 * (by_key[(im, lm, s, mine_label)] / by_key[(im, lm, s, other_label)] - 1)
+               for im, lm, s, code in by_key if code == mine_label]
+    lines += ["", f"Paired RD cost change of this checkout against {args.other} (every image, λ "
+              f"and seed): mean {np.mean(changes):+.1f} %, {sum(c < 0 for c in changes)} of "
+              f"{len(changes)} points lower; per point: "
+              + ", ".join(f"{c:+.1f}" for c in changes) + " %."]
+    lines += ["", "Every fit:", "", "| image | λ | seed | code | bpp | PSNR dB | RD cost | fit s |",
+              "|---|---:|---:|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['image']} | {r['lmbda']} | {r['seed']} | {r['code']} | {r['bpp']:.3f} | "
+              f"{r['psnr']:.2f} | {r['cost']:.6f} | {r['fit_seconds']:.1f} |" for r in rows]
     text = "\n".join(lines) + "\n"
+    print(text)               # first: a failed write still leaves the table on screen
     (RESULTS / f"{args.out}.md").write_text(text)
-    print(text)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ def main() -> None:
     import torch
 
     import inrcodec
+    from inrcodec.arch import MEDIUM_IFCE
     from inrcodec.bitstream import FORMAT_VERSION
     from inrcodec.variational import encode_rec
     from inrcodec.video import encode_video
@@ -61,7 +62,8 @@ def main() -> None:
     crop = np.ascontiguousarray(photo[100:132, 90:130])            # 40x32, textured
     clip = np.stack(list(open_clip(ROOT / "tests" / "data" / "carphone_4f_32x32.y4m").frames))[:3, :16, :16]
     files = {
-        "image": inrcodec.encode(crop, lmbda=1e-4, preset="low", iterations=400, device="cpu"),
+        # format 7's inter-grid features and side grids (arch.MEDIUM_IFCE)
+        "image": inrcodec.encode(crop, lmbda=1e-4, arch=MEDIUM_IFCE, iterations=400, device="cpu"),
         "video": encode_video(clip, 25, lmbda=1e-3, group=2, iterations=200, device="cpu"),
         "rec": encode_rec(np.ascontiguousarray(crop[:16, :16]), lmbda=1e-3, iterations=200),
     }

@@ -57,8 +57,8 @@ VARIANTS = {                                  # name: Schedule overrides of the 
     # the knobs of `medium grad clip 0.03` (the shipped schedule): refitted after a change of
     # the fitting code, against that variant's committed points
     "shipped schedule refitted": {**MEDIUM, "grad_clip": 0.03},
-    # coarser-grid ARM context (Architecture.arm_parents) on the shipped `medium` schedule
-    **{f"medium parents {n}": {**MEDIUM, "grad_clip": 0.03, "arm_parents": n} for n in (0, 1, 2, 3)},
+    # (the "medium parents N" variants of tuning_fit_train256_arm_parents.md measured
+    # Architecture.arm_parents, which format 7 replaced with inter-grid features; see git history)
     "medium soap": {**MEDIUM, "grad_clip": 0.03, "network_optimizer": "soap"},
     "medium weight rdoq": {**MEDIUM, "grad_clip": 0.03, "weight_rdoq": True},
     # issue 32 items 1-2 on the shipped `medium` schedule (tuning.PROXY, PROXY_INIT; weight RDOQ
@@ -73,7 +73,8 @@ VARIANTS = {                                  # name: Schedule overrides of the 
 }
 
 
-ARCH_KNOBS = ("arm_parents",)   # variant keys that change the preset's Architecture, not Schedule
+# variant keys that change the preset's Architecture, not Schedule
+ARCH_KNOBS = ("arm_context", "ifce_levels", "ifce_features", "hyper_grids")
 
 
 def point(job) -> dict:

@@ -159,9 +159,13 @@ def test_profile_json(capsys):
     assert code == 0
     presets = json.loads(stdout)["presets"]
     assert len(presets) >= 3
+    from inrcodec.arch import PRESETS
+    from inrcodec.complexity import macs_per_pixel
     for name, p in presets.items():
         assert sum(p["components"].values()) == pytest.approx(p["macs_per_pixel"])
         assert set(p["components"]) == {"arm", "upsampling", "synthesis"}
+        # what an encode of that size reports (the ARM's inter-grid features included)
+        assert p["macs_per_pixel"] == pytest.approx(macs_per_pixel(PRESETS[name], 512, 768)["total"])
     totals = [p["macs_per_pixel"] for p in presets.values()]
     assert min(totals) < 1000 and max(totals) <= 3000
     assert totals == sorted(totals)          # listed cheapest first

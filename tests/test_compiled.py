@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from inrcodec.arch import PRESETS
+from inrcodec.arch import MEDIUM_IFCE, PRESETS
 from inrcodec.entropy import coder, compiled, engine, sections
 from inrcodec.entropy.dither import latent_dither
 from inrcodec.entropy.int_arm import IntArm, IntLayer
@@ -137,21 +137,31 @@ def test_weight_decoder_agrees_with_constriction_on_garbage():
 def int_arm_for(arch, n_inputs, rng, fractional_inputs=False):
     """A random quantized integer ARM reading n_inputs contexts, with some zero weights (RDOQ),
     and one all-zero 4x4 block per layer where it has one (the compiled ARM skips those)."""
-    layers = []
-    for layer in Arm(arch, n_inputs).layers:
-        w = quantize(rng.normal(0, 0.4, tuple(layer.weight.shape)), 30)
-        w[rng.random(w.shape) < 0.2] = 0
-        w[-4:, :4] = 0        # [out, in]: last four outputs, first four inputs
-        layers.append(IntLayer(w, quantize(rng.normal(0, 0.5, tuple(layer.bias.shape)), 26), 30, 26))
-    return IntArm(layers, fractional_inputs)
+    def int_layers(float_layers):
+        out = []
+        for layer in float_layers:
+            w = quantize(rng.normal(0, 0.4, tuple(layer.weight.shape)), 30)
+            w[rng.random(w.shape) < 0.2] = 0
+            w[-4:, :4] = 0        # [out, in]: last four outputs, first four inputs
+            out.append(IntLayer(w, quantize(rng.normal(0, 0.5, tuple(layer.bias.shape)), 26),
+                                30, 26))
+        return out
+
+    arm = Arm(arch, n_inputs)
+    return IntArm(int_layers(arm.layers), fractional_inputs, int_layers(arm.ifce))
 
 
 def n_contexts(layout) -> int:
-    return len(layout.deltas) + layout.arch.arm_parents
+    """The ARM's input width: spatial context, then inter-grid features."""
+    return len(layout.deltas) + layout.arch.ifce_features
 
 
-ARCHS = {**PRESETS, "medium+parents1": replace(PRESETS["medium"], arm_parents=1),
-         "low 2ch+parents2": replace(PRESETS["low"], latent_channels=2, arm_parents=2)}
+# every preset, `medium` with inter-grid features and side grids (MEDIUM_IFCE), with two channels, and
+# without side grids
+ARCHS = {**PRESETS, "medium ifce": MEDIUM_IFCE,
+         "medium 2ch+hyper1": replace(MEDIUM_IFCE, latent_channels=2,
+                                                 hyper_grids=1),
+         "low+ifce2": replace(PRESETS["low"], ifce_levels=2, ifce_features=3)}
 
 
 def random_buffer(layout, rng, spread=2.0):
@@ -224,7 +234,7 @@ def test_a_claimed_huge_grid_with_a_tiny_section_fails_fast():
     stop early (out of words or an invalid state), not decode 90 M latents of zeros."""
     import time
     rng = np.random.default_rng(6)
-    layout = LatentLayout(PRESETS["medium"], 8192, 8192)
+    layout = LatentLayout(MEDIUM_IFCE, 8192, 8192)
     arm = int_arm_for(layout.arch, n_contexts(layout), rng)
     garbage = rng.integers(0, 256, 3000, dtype=np.uint8).tobytes()
     assert engine.load_compiled()        # numba's first compile in a new venv is not the decode

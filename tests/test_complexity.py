@@ -6,25 +6,28 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from inrcodec.arch import PRESETS
+from inrcodec.arch import MEDIUM_IFCE, PRESETS
 from inrcodec.complexity import macs, macs_per_pixel
+from inrcodec.fit.model import FitModel
 from inrcodec.model.latents import LatentLayout
 from inrcodec.model.params import build_modules
 from inrcodec.model.render import render
 
 
 def counted_macs(arch, h, w, c):
-    """Run the float decoder (ARM on every latent, upsampling, synthesis) under FlopCounterMode."""
+    """Run the float decoder (ARM on every latent with its inter-grid features, upsampling,
+    synthesis) under FlopCounterMode."""
     layout = LatentLayout(arch, h, w)
     modules = build_modules(arch, c)
     buf = torch.randn(layout.buffer_size)
-    ctx = buf[torch.from_numpy(layout.ctx_idx)]
+    model = FitModel(arch, h, w, c)
+    values = buf[torch.from_numpy(layout.pos_idx)]
     # The decoder's upsampling writes its taps/2-term sums as elementwise products, which the
     # counter does not see; the polyphase form it runs under autograd has the same products as
     # one small matmul per phase (tests/test_model.py: the same values up to rounding).
     modules["upsampling"].MATRIX_MAX_SIDE = 0
     parts = {}
-    for name, fn in [("arm", lambda: modules["arm"](ctx)),
+    for name, fn in [("arm", lambda: model.rate_bits(values)),
                      ("decode", lambda: render(layout, modules["upsampling"],
                                                modules["synthesis"], buf))]:
         counter = FlopCounterMode(display=False)
@@ -34,10 +37,10 @@ def counted_macs(arch, h, w, c):
     return parts
 
 
-@pytest.mark.parametrize("preset", list(PRESETS))
+@pytest.mark.parametrize("preset", [*PRESETS, "medium ifce"])
 @pytest.mark.parametrize("size,channels", [((64, 64), 3), ((37, 53), 3), ((19, 7), 1)])
 def test_analytic_macs_match_flop_counter(preset, size, channels):
-    arch = PRESETS[preset]
+    arch = MEDIUM_IFCE if preset == "medium ifce" else PRESETS[preset]
     ours = macs(arch, *size, channels)
     theirs = counted_macs(arch, *size, channels)
     assert ours["arm"] == theirs["arm"]

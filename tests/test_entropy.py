@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from inrcodec.arch import PRESETS
+from inrcodec.arch import MEDIUM_IFCE, PRESETS
 from inrcodec.entropy import coder, laplace
 from inrcodec.entropy.int_arm import IntArm, IntLayer
 from inrcodec.entropy.laplace import (LOG_SCALE_MIN, LOG_SCALE_STEPS_PER_NAT, MU_BITS, N_SCALES,
@@ -21,15 +21,45 @@ from inrcodec.model.latents import ZERO_SLOT, LatentLayout
 def random_int_arm(arch, rng, weight_step=30, bias_step=26, fractional_inputs=False):
     """A float ARM with quantized random weights, and the matching integer ARM."""
     arm = Arm(arch)
-    layers = []
-    with torch.no_grad():
-        for layer in arm.layers:
-            w = quantize(rng.normal(0, 0.4, layer.weight.shape), weight_step)
-            b = quantize(rng.normal(0, 0.5, layer.bias.shape), bias_step)
-            layer.weight.copy_(torch.from_numpy(dequantize(w, weight_step)))
-            layer.bias.copy_(torch.from_numpy(dequantize(b, bias_step)))
-            layers.append(IntLayer(w, b, weight_step, bias_step))
-    return arm.double(), IntArm(layers, fractional_inputs)
+
+    def int_layers(float_layers):
+        out = []
+        with torch.no_grad():
+            for layer in float_layers:
+                w = quantize(rng.normal(0, 0.4, layer.weight.shape), weight_step)
+                b = quantize(rng.normal(0, 0.5, layer.bias.shape), bias_step)
+                layer.weight.copy_(torch.from_numpy(dequantize(w, weight_step)))
+                layer.bias.copy_(torch.from_numpy(dequantize(b, bias_step)))
+                out.append(IntLayer(w, b, weight_step, bias_step))
+        return out
+
+    layers, ifce = int_layers(arm.layers), int_layers(arm.ifce)
+    return arm.double(), IntArm(layers, fractional_inputs, ifce)
+
+
+def arm_inputs(arch, rng, n, low, high):
+    """Random integer ARM inputs (spatial context, then inter-grid sources, zero past each
+    row's level's own) and each row's level (some without features)."""
+    n_sources = arch.ifce_sources(0) if arch.ifce_levels else 0
+    ctx = rng.integers(low, high, size=(n, arch.arm_context + n_sources))
+    levels = rng.integers(0, arch.n_levels + arch.hyper_grids, size=n)
+    for level in range(arch.n_levels + arch.hyper_grids):
+        own = arch.ifce_sources(level) if level < arch.ifce_levels else 0
+        ctx[levels == level, arch.arm_context + own:] = 0
+    return ctx, levels
+
+
+def float_arm_of(arm, arch, ctx, levels):
+    """The float ARM (with its inter-grid feature maps) on arm_inputs' rows."""
+    x = torch.from_numpy(ctx).double()
+    spatial = x[:, :arch.arm_context]
+    if not arch.ifce_levels:
+        return arm(spatial)
+    feats = torch.zeros(len(x), arch.ifce_features, dtype=torch.float64)
+    for level, linear in enumerate(arm.ifce):
+        rows = torch.from_numpy(levels == level)
+        feats[rows] = linear(x[rows, arch.arm_context:arch.arm_context + linear.in_features])
+    return arm(torch.cat([spatial, feats], dim=1))
 
 
 @pytest.mark.parametrize("preset", list(PRESETS))
@@ -37,10 +67,10 @@ def test_integer_arm_tracks_float_arm(preset):
     rng = np.random.default_rng(0)
     arch = PRESETS[preset]
     arm, int_arm = random_int_arm(arch, rng)
-    ctx = rng.integers(-6, 7, size=(4000, arch.arm_context))
-    mu_i, k_i = int_arm(ctx)
+    ctx, levels = arm_inputs(arch, rng, 4000, -6, 7)
+    mu_i, k_i = int_arm(ctx, levels)
     with torch.no_grad():
-        mu_f, ls_f = arm(torch.from_numpy(ctx).double())
+        mu_f, ls_f = float_arm_of(arm, arch, ctx, levels)
     mu_f, ls_f = mu_f.numpy(), ls_f.numpy()
     # fixed point carries 16 fractional bits per layer; the output grids are 2^-8 and 1/16 nat
     assert np.max(np.abs(mu_i / 2 ** MU_BITS - np.clip(mu_f, -63, 63))) <= 2 ** -MU_BITS
@@ -52,15 +82,15 @@ def test_integer_arm_tracks_float_arm(preset):
 def test_integer_arm_is_independent_of_batching():
     """BLAS blocks differently for different batch sizes; exact integers must not care."""
     rng = np.random.default_rng(1)
-    arch = PRESETS["high"]
-    _, int_arm = random_int_arm(arch, rng, weight_step=40)
-    ctx = rng.integers(-63, 64, size=(3001, arch.arm_context))
-    mu, k = int_arm(ctx)
-    parts = [int_arm(ctx[i:i + 7]) for i in range(0, len(ctx), 7)]
-    assert np.array_equal(mu, np.concatenate([p[0] for p in parts]))
-    assert np.array_equal(k, np.concatenate([p[1] for p in parts]))
-    rev = int_arm(ctx[::-1].copy())
-    assert np.array_equal(mu, rev[0][::-1]) and np.array_equal(k, rev[1][::-1])
+    for arch in (PRESETS["high"], MEDIUM_IFCE):      # wide; inter-grid features
+        _, int_arm = random_int_arm(arch, rng, weight_step=40)
+        ctx, levels = arm_inputs(arch, rng, 3001, -63, 64)
+        mu, k = int_arm(ctx, levels)
+        parts = [int_arm(ctx[i:i + 7], levels[i:i + 7]) for i in range(0, len(ctx), 7)]
+        assert np.array_equal(mu, np.concatenate([p[0] for p in parts]))
+        assert np.array_equal(k, np.concatenate([p[1] for p in parts]))
+        rev = int_arm(ctx[::-1].copy(), levels[::-1].copy())
+        assert np.array_equal(mu, rev[0][::-1]) and np.array_equal(k, rev[1][::-1])
 
 
 def test_laplace_constants_are_correctly_rounded():
@@ -198,16 +228,20 @@ def test_latent_coding_matches_integer_model_rate():
     assert np.array_equal(coder.decode_latents(layout, int_arm, data), buf)
 
 
-# every preset, and coarser-grid context (arm_parents) with one and with several channels
-ARCHS = {**PRESETS, "medium+parents1": replace(PRESETS["medium"], arm_parents=1),
-         "medium+parents6": replace(PRESETS["medium"], arm_parents=6),
-         "low 2ch+parents2": replace(PRESETS["low"], latent_channels=2, arm_parents=2)}
+# every preset, `medium` with inter-grid features and side grids (MEDIUM_IFCE), with two channels,
+# without side grids, and on every level that has a coarser grid
+ARCHS = {**PRESETS, "medium ifce": MEDIUM_IFCE,
+         "medium 2ch+hyper1": replace(MEDIUM_IFCE, latent_channels=2, hyper_grids=1),
+         "low+ifce2": replace(PRESETS["low"], ifce_levels=2, ifce_features=3),
+         "3 levels+ifce3": replace(PRESETS["low"], n_levels=3, ifce_levels=3, ifce_features=2,
+                                   hyper_grids=2)}
 
 
 @pytest.mark.parametrize("arch", list(ARCHS))
 @pytest.mark.parametrize("size", [(1, 1), (5, 3), (37, 53), (64, 64), (150, 420)])
 def test_wavefront_is_causal(arch, size):
-    """Every context latent is decoded in a strictly earlier wavefront step than its user."""
+    """Every context latent (inter-grid sources included) is decoded in a strictly earlier
+    wavefront step than its user."""
     layout = LatentLayout(ARCHS[arch], *size)
     order, bounds = layout.wavefront
     step = np.empty(layout.n_latents, np.int64)
@@ -224,36 +258,46 @@ def test_wavefront_is_causal(arch, size):
 
 
 @pytest.mark.parametrize("size", [(5, 3), (150, 420)])
-def test_parent_context_is_the_colocated_coarser_latent(size):
-    """With arm_parents, the last ARM inputs of latent (i, j) of a grid are latent
-    (i >> d, j >> d) of the same channel d levels coarser, and a padding zero past the last."""
-    arch = ARCHS["low 2ch+parents2"]
+@pytest.mark.parametrize("arch", ["medium ifce", "medium 2ch+hyper1"])
+def test_sources_are_the_colocated_coarser_latents(size, arch):
+    """The inter-grid sources of latent (i, j) of a grid below ifce_levels are latent
+    (i >> d, j >> d) of each coarser grid of its channel, rendered levels then side grids
+    (1/16, 1/32, ...), d the scale difference; a padding zero past them and for the others."""
+    arch = ARCHS[arch]
     layout = LatentLayout(arch, *size)
     c, n_ctx = arch.latent_channels, arch.arm_context
     starts = np.cumsum([0] + [h * w for h, w in layout.grid_shapes])
     grid_pos = [layout.pos_idx[a:b].reshape(hw) for a, b, hw in
                 zip(starts[:-1], starts[1:], layout.grid_shapes)]
-    assert layout.ctx_idx.shape == (layout.n_latents, n_ctx + arch.arm_parents)
+    scales = [*range(arch.n_levels), *(4 + k for k in range(arch.hyper_grids))]
+    assert len(layout.grid_shapes) == c * len(scales)
+    assert layout.ctx_idx.shape == (layout.n_latents, n_ctx + arch.n_levels - 1 + arch.hyper_grids)
     assert not layout.valid_mask()[ZERO_SLOT]
     rng = np.random.default_rng(1)
     for grid, (h, w) in enumerate(layout.grid_shapes):
+        level = grid // c
+        assert (h, w) == (-(-size[0] // 2 ** scales[level]), -(-size[1] // 2 ** scales[level]))
         for _ in range(5):
             i, j = rng.integers(h), rng.integers(w)
             row = starts[grid] + i * w + j
-            for d in range(1, arch.arm_parents + 1):
-                parent = grid + d * c
-                expected = (grid_pos[parent][i >> d, j >> d] if parent < len(grid_pos)
-                            else ZERO_SLOT)
-                assert layout.ctx_idx[row, n_ctx + d - 1] == expected
+            assert layout.latent_levels[row] == level
+            expected = []
+            if level < arch.ifce_levels:
+                for m in range(level + 1, len(scales)):
+                    d = scales[m] - scales[level]
+                    expected.append(grid_pos[m * c + grid % c][i >> d, j >> d])
+            expected += [ZERO_SLOT] * (layout.ctx_idx.shape[1] - n_ctx - len(expected))
+            assert layout.ctx_idx[row, n_ctx:].tolist() == expected
 
 
 @pytest.mark.parametrize("dithered", [False, True])
-def test_latents_with_parent_context_round_trip(dithered):
-    """Coded under an ARM that reads coarser grids, latents decode back exactly, and cost what
-    latent_bits() promises."""
+@pytest.mark.parametrize("arch", ["medium ifce", "medium 2ch+hyper1", "3 levels+ifce3"])
+def test_latents_with_inter_grid_features_round_trip(dithered, arch):
+    """Coded under an ARM with inter-grid features, latents decode back exactly (both
+    decoders), and cost what latent_bits() promises."""
     from inrcodec.entropy.dither import latent_dither
     rng = np.random.default_rng(7)
-    arch = ARCHS["medium+parents1"]
+    arch = ARCHS[arch]
     layout = LatentLayout(arch, 70, 90)
     _, int_arm = random_int_arm(arch, rng, fractional_inputs=dithered)
     buf = np.zeros(layout.buffer_size, np.int64)
@@ -262,16 +306,21 @@ def test_latents_with_parent_context_round_trip(dithered):
     data = coder.encode_latents(layout, int_arm, buf, dither)
     ideal = coder.latent_bits(layout, int_arm, buf, dither)
     assert abs(8 * len(data) - ideal) <= 0.01 * ideal + 64
-    assert np.array_equal(coder.decode_latents(layout, int_arm, data, dither), buf)
+    assert np.array_equal(coder.decode_latents_reference(layout, int_arm, data, dither), buf)
+    assert np.array_equal(coder.decode_latents(layout, int_arm, data, dither, engine="compiled"),
+                          buf)
 
 
-@pytest.mark.parametrize("preset", list(PRESETS))
+@pytest.mark.parametrize("preset", [*PRESETS, "medium ifce"])
 def test_wavefront_steps_do_not_grow_with_image_size(preset):
     """The decoder's Python loop runs once per step: tiles keep the step count bounded."""
     from inrcodec.model.latents import TILE_COLS, TILE_ROWS
-    layout = LatentLayout(PRESETS[preset], 512, 768)
-    n_steps = len(layout.wavefront[1]) - 1
-    assert n_steps == TILE_COLS + layout.slope * (TILE_ROWS - 1)
-    assert layout.n_latents / n_steps > 1000
-    big = LatentLayout(PRESETS[preset], 2000, 3000)
-    assert len(big.wavefront[1]) - 1 == n_steps
+    arch = ARCHS[preset]
+    tile_steps = TILE_COLS + LatentLayout(arch, 1, 1).slope * (TILE_ROWS - 1)
+    for size in ((512, 768), (2048, 3072), (4096, 6144)):
+        layout = LatentLayout(arch, *size)
+        n_steps = len(layout.wavefront[1]) - 1
+        assert n_steps == tile_steps + layout.level_delays[0]
+        # a level with inter-grid features waits at most one tile's steps per level it reads
+        assert layout.level_delays[0] <= arch.ifce_levels * tile_steps
+        assert layout.n_latents / n_steps > 400

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from inrcodec.arch import preset
+from inrcodec.arch import MEDIUM_IFCE, preset
 from inrcodec.fit.model import FitModel, laplace_bits
 from inrcodec.model.arm import INITIAL_LOG_SCALE, Arm
 from inrcodec.model.latents import LatentLayout
@@ -65,14 +65,16 @@ def test_wide_arm_equals_row_arm():
     with torch.no_grad():
         for layer in arm.layers:
             layer.weight.normal_()
-    ctx = torch.randn(300, preset("medium").arm_context, dtype=torch.float64)
+    ctx = torch.randn(300, preset("medium").arm_inputs, dtype=torch.float64)
     mu, ls = arm(ctx)
     mu_w, ls_w = arm.forward_wide(ctx.T.contiguous())
     assert torch.allclose(mu, mu_w) and torch.allclose(ls, ls_w)
 
 
 @pytest.mark.parametrize("make", [lambda: FitModel(preset("low"), 37, 53, 3),
-                                  lambda: FitModel(replace(preset("low"), arm_parents=2), 37, 53, 3),
+                                  lambda: FitModel(MEDIUM_IFCE, 37, 53, 3),
+                                  lambda: FitModel(replace(MEDIUM_IFCE, latent_channels=2,
+                                                           hyper_grids=1), 37, 53, 3),
                                   lambda: VideoFitModel(preset("low"), 2, 3, 20, 24, 3)])
 def test_rate_equals_gathered_definition(make):
     torch.manual_seed(0)
@@ -83,7 +85,17 @@ def test_rate_equals_gathered_definition(make):
     layout = model.layout
     buffer = torch.zeros(layout.buffer_size, dtype=y.dtype).index_put(
         (torch.from_numpy(layout.pos_idx),), y)
-    mu, log_scale = model.arm(buffer[torch.from_numpy(layout.ctx_idx)])
+    ctx = buffer[torch.from_numpy(layout.ctx_idx)]
+    arch = model.arch
+    if layout.n_sources:     # inter-grid features: each level's own map
+        n_ctx, levels = arch.arm_context, torch.from_numpy(layout.latent_levels)
+        feats = torch.zeros(len(ctx), arch.ifce_features, dtype=ctx.dtype)
+        for level, linear in enumerate(model.arm.ifce):
+            rows = levels == level
+            feats = feats.index_put((rows.nonzero()[:, 0],),
+                                    linear(ctx[rows, n_ctx:n_ctx + linear.in_features]))
+        ctx = torch.cat([ctx[:, :n_ctx], feats], dim=1)
+    mu, log_scale = model.arm(ctx)
     ref = laplace_bits(y, mu, log_scale).sum()
     bits = model.rate_bits(y)
     assert torch.allclose(bits, ref, rtol=1e-12)

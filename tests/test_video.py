@@ -98,7 +98,7 @@ def test_layout_context_covers_the_previous_frame():
 
 def test_wavefront_decodes_every_context_first():
     for temporal in (0, 1, 9, 25):
-        lay = VideoLayout(preset("medium"), temporal, 4, 9, 14)
+        lay = VideoLayout(preset("medium").for_video(), temporal, 4, 9, 14)
         step_of = np.full(lay.buffer_size, -1)
         step_of[lay.pos_idx] = lay.steps
         ctx_steps = step_of[lay.ctx_idx]
@@ -108,7 +108,7 @@ def test_wavefront_decodes_every_context_first():
         assert np.array_equal(np.sort(order), np.arange(lay.n_latents))
         assert bounds[-1] == lay.n_latents
         if temporal:    # frames overlap in time: fewer steps than decoding frame after frame
-            one = VideoLayout(preset("medium"), temporal, 1, 9, 14).wavefront[1].size - 1
+            one = VideoLayout(preset("medium").for_video(), temporal, 1, 9, 14).wavefront[1].size - 1
             assert bounds.size - 1 < 4 * one
 
 

@@ -120,8 +120,8 @@ def cmd_profile(args) -> int:
         concrete = name
         if name == AUTO_PRESET:
             concrete = VIDEO_AUTO_PRESET if args.video else resolve_preset(name, w * h)
-        arch = PRESETS[concrete]
-        parts = macs_per_pixel(arch, h, w, 3, arch.arm_context + temporal)
+        arch = PRESETS[concrete].for_video() if args.video else PRESETS[concrete]
+        parts = macs_per_pixel(arch, h, w, 3, arch.arm_inputs + temporal)
         total = parts.pop("total")
         out[name] = {"macs_per_pixel": total, "components": parts,
                      **({"resolves_to": concrete} if concrete != name else {})}

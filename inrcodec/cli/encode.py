@@ -180,7 +180,7 @@ def _checked_frames(clip, group: int, preset: str):
         c = shape[2] if len(shape) == 3 else 1
         t = min(group, clip.count) if clip.count else group
         try:
-            arch = get_preset(VIDEO_AUTO_PRESET if preset == AUTO_PRESET else preset)
+            arch = get_preset(VIDEO_AUTO_PRESET if preset == AUTO_PRESET else preset).for_video()
         except InrcodecError:
             arch = None           # the encoder reports a bad preset itself
         if arch is not None:

@@ -100,7 +100,13 @@ def latent_parameters(layout: LatentLayout, arm: IntArm, buffer: np.ndarray,
     With a dither (--latent-coding uq, entropy/dither.py) the contexts are the decoded values
     k + u, not the symbols k."""
     values = buffer if dither is None else buffer + dither
-    return arm(values[layout.ctx_idx])
+    return arm(values[layout.ctx_idx], _levels(layout))
+
+
+def _levels(layout) -> np.ndarray | None:
+    """Each latent's level (pos_idx order) where the ARM has inter-grid features, else None
+    (video layouts have none)."""
+    return layout.latent_levels if layout.n_sources else None
 
 
 def latent_locations(layout: LatentLayout, mu: np.ndarray, dither: np.ndarray | None,
@@ -127,13 +133,14 @@ class LatentCodeLength:
         # each chunk to float64 for its exact matmuls
         self.contexts = values[layout.ctx_idx].astype(np.float32)
         self.symbols = buffer[layout.pos_idx].astype(np.int64)
+        self.levels = _levels(layout)
         self.layout, self.dither = layout, dither
         self.bits = np.empty(len(self.symbols))
 
     def __call__(self, arm: IntArm) -> float:
         for start in range(0, len(self.symbols), self.CHUNK):
             rows = slice(start, start + self.CHUNK)
-            mu, k = arm(self.contexts[rows])
+            mu, k = arm(self.contexts[rows], None if self.levels is None else self.levels[rows])
             loc = latent_locations(self.layout, mu, self.dither, rows)
             self.bits[rows] = latent_symbol_bits(self.symbols[rows], loc, k)
         return float(self.bits.sum())
@@ -175,14 +182,17 @@ def decode_latent_values(layout, arm: IntArm, data: bytes, dithered: bool = Fals
     words = section_words(data)
     buffer = np.zeros(layout.buffer_size, np.float64)
     weights, biases, widths = arm.packed()
-    if (widths.max() > compiled.MAX_WIDTH or widths[-1] != 2
-            or widths[0] != len(layout.deltas) + layout.arch.arm_parents):
+    if (widths.max() > compiled.MAX_WIDTH or widths[0] + layout.n_sources > compiled.MAX_WIDTH
+            or widths[-1] != 2
+            or widths[0] != len(layout.deltas) + arm.features
+            or arm.features != layout.arch.ifce_features):
         raise InrcodecError("the ARM does not match the latent layout")     # the loop trusts both
     if isinstance(layout, LatentLayout):
         # the wavefront order is generated inside the loop, and the dither computed there:
         # nothing per latent is built first
+        ifce_weights, ifce_biases = arm.packed_ifce()
         status = compiled.decode_image(words, buffer, dithered, weights, biases, widths,
-                                       **compiled.image_geometry(layout))
+                                       ifce_weights, ifce_biases, **compiled.image_geometry(layout))
     else:
         order, bounds = layout.wavefront
         status = compiled.decode_ordered(words, buffer, np.ascontiguousarray(layout.pos_idx[order]),
@@ -221,27 +231,28 @@ def _reference_values(layout, arm: IntArm, data: bytes, dither: np.ndarray | Non
     The hot loop keeps latent values in a float64 buffer (integer-valued, or k + u with a dither)
     so contexts feed the ARM's BLAS matmul without conversions; one ARM call and one constriction
     call per step. Contexts are gathered as `pos + deltas` (one row pitch for all grids), so
-    nothing per-latent is precomputed beyond the coding order and, with arm_parents, the
-    coarser latents each one reads.
+    nothing per-latent is precomputed beyond the coding order and, with inter-grid features,
+    the coarser latents each one reads and its level.
     """
     dec = range_decoder(data)
     buffer = np.zeros(layout.buffer_size, np.float64)
     order, bounds = layout.wavefront
     pos = layout.pos_idx[order]
     deltas = layout.deltas[None, :]
-    parents = layout.parent_idx[order] if layout.arch.arm_parents else None
+    levels = _levels(layout)
 
     def contexts(a, b):
         p = pos[a:b]
         ctx = buffer[p[:, None] + deltas]
-        if parents is not None:
-            ctx = np.concatenate([ctx, buffer[parents[a:b]]], axis=1)
-        return p, ctx
+        if levels is None:
+            return p, ctx, None
+        rows = order[a:b]         # the step's sources, not a whole reordered copy (memory)
+        return p, np.concatenate([ctx, buffer[layout.source_idx[rows]]], axis=1), levels[rows]
 
     decode = dec.decode
     for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-        p, ctx = contexts(a, b)
-        mu, k = arm(ctx)
+        p, ctx, lv = contexts(a, b)
+        mu, k = arm(ctx, lv)
         u = 0.0 if dither is None else dither[p]
         loc = mu if dither is None else mu - dither_units(u)
         try:

@@ -30,11 +30,11 @@ import numpy as np
 from numba import njit
 
 from .dither import DITHER_SEED
-from .int_arm import ACTIVATION_LIMIT, _OUT_HI, _OUT_LO
+from .int_arm import ACTIVATION_LIMIT, FEATURE_LIMIT, _OUT_HI, _OUT_LO
 from .laplace import (LATENT_FREE, LATENT_HI, LATENT_LO, LATENT_MAX, LATENT_UNITS_PER_SYMBOL,
                       MU_BITS, TAIL_BITS, TOTAL, WEIGHT_FREE, WEIGHT_HI, WEIGHT_LO, WEIGHT_MAX,
                       WEIGHT_R, WEIGHT_UNITS_PER_SYMBOL)
-from ..model.latents import TILE_COLS, TILE_ROWS
+from ..model.latents import PAD, TILE_COLS, TILE_ROWS, grid_scales
 from .. import prng
 from .sections import MAX_DROPPED_ZERO_WORDS
 
@@ -46,6 +46,8 @@ _WEIGHT_LAST_DISTANCE = WEIGHT_HI.shape[1] * 256 - 1
 _MU_LO, _MU_HI, _K_LO, _K_HI = float(_OUT_LO[0]), float(_OUT_HI[0]), float(_OUT_LO[1]), float(_OUT_HI[1])
 _MU_UNIT = 1.0 / (1 << MU_BITS)
 _LIMIT = float(ACTIVATION_LIMIT)
+_FEATURE_LIMIT = float(FEATURE_LIMIT)
+_PAD = PAD
 
 # Words read past the end that a valid section can need: one (a seal of one word) plus the zero
 # words the writer may drop (sections.MAX_DROPPED_ZERO_WORDS; decode.SECTION_SLACK_BITS allows
@@ -61,8 +63,9 @@ _IMPORTED = (LATENT_MAX, MU_BITS, LATENT_HI.tolist(), LATENT_LO.tolist(), LATENT
              _OUT_HI.tolist(), TILE_ROWS, TILE_COLS, DITHER_SEED, prng.STREAM_DITHER,
              prng.GAMMA_ROW, prng.GAMMA_WORD, prng.M1, prng.M2, prng.MASK64,
              prng.stream_key(DITHER_SEED, prng.STREAM_DITHER), MAX_DROPPED_ZERO_WORDS,
-             WEIGHT_R, WEIGHT_HI.shape, WEIGHT_FREE, WEIGHT_MAX, WEIGHT_UNITS_PER_SYMBOL)
-IMPORTED_FINGERPRINT = 0xd1f93c71
+             WEIGHT_R, WEIGHT_HI.shape, WEIGHT_FREE, WEIGHT_MAX, WEIGHT_UNITS_PER_SYMBOL,
+             FEATURE_LIMIT, PAD)
+IMPORTED_FINGERPRINT = 0x9ed7a955
 if zlib.crc32(repr(_IMPORTED).encode()) != IMPORTED_FINGERPRINT:
     raise ImportError("entropy/compiled.py: constants it imports changed since it was last "
                       "compiled; update IMPORTED_FINGERPRINT to "
@@ -289,7 +292,7 @@ def decode_laplace(words, locs, scale_indices, out):
 
 CHUNK = 256     # latents per ARM batch: the [MAX_WIDTH, CHUNK] float64 activations stay in L1/L2
 MAX_WIDTH = 64  # widest ARM layer the scratch holds (arch.py allows hidden widths up to 64; inputs:
-                # at most 24 + 6 parents, or 24 + 25 previous-frame contexts in video)
+                # at most 24 + 8 features + 14 sources, or 24 + 25 previous-frame contexts in video)
 
 
 @njit(cache=True, inline="always")
@@ -366,19 +369,75 @@ def _arm_chunk(src, dst, m, weights, biases, widths):
 
 
 @njit(cache=True)
-def _decode_chunk(positions, parents, a, m, buffer, dithered, deltas, src, dst, weights, biases,
-                  widths, state, cursor, words):
+def _features(src, grid_of, a, m, out_row, base, ifce_level, ifce_weights, ifce_biases):
+    """Inter-grid features (int_arm.IntArm.features_of) of entries a .. a + m - 1 into src rows
+    out_row.., from their sources in rows base..: run by run of one grid (a step lists its
+    latents grid by grid), so the inner loop runs over entries with one level's weights. Exact
+    sums (int_arm.py), so the order gives the reference's values."""
+    n_features = ifce_biases.shape[1]
+    n_sources = ifce_weights.shape[1]
+    r0 = 0
+    while r0 < m:
+        g = grid_of[a + r0]
+        r1 = r0 + 1
+        while r1 < m and grid_of[a + r1] == g:
+            r1 += 1
+        level = ifce_level[g]
+        for j in range(n_features):
+            row = src[out_row + j]
+            for r in range(r0, r1):
+                row[r] = 0.0
+            for c in range(n_sources):
+                w = ifce_weights[level, c, j]
+                if w != 0.0:
+                    x = src[base + c]
+                    for r in range(r0, r1):
+                        row[r] += x[r] * w
+            bias = ifce_biases[level, j]
+            for r in range(r0, r1):
+                row[r] = min(max(math.floor(row[r] + bias), -_FEATURE_LIMIT), _FEATURE_LIMIT)
+        r0 = r1
+
+
+@njit(cache=True)
+def _block_features(lead_sources, lead_grid, lead_block, k, buffer, plane, src, ifce_level,
+                    ifce_weights, ifce_biases):
+    """The features of a step's k block leaders into plane[:, block], CHUNK at a time: their
+    sources' values gathered into src (transposed), then _features. A 2x2 block of a grid reads
+    the same sources (every source is at least 2x coarser), so its four latents share features;
+    the leader, latent (2i, 2j), decodes first of the four (steps t, t + 1, t + slope, ...)."""
+    n_sources = lead_sources.shape[1]
+    n_features = ifce_biases.shape[1]
+    for a in range(0, k, CHUNK):
+        m = min(CHUNK, k - a)
+        for r in range(m):
+            for c in range(n_sources):
+                q = lead_sources[a + r, c]
+                src[n_features + c, r] = buffer[q] if q >= 0 else 0.0
+        _features(src, lead_grid, a, m, 0, n_features, ifce_level, ifce_weights, ifce_biases)
+        for j in range(n_features):
+            row = src[j]
+            for r in range(m):
+                plane[j, lead_block[a + r]] = row[r]
+
+
+@njit(cache=True)
+def _decode_chunk(positions, block_of, plane, a, m, buffer, dithered, deltas, src, dst, weights,
+                  biases, widths, state, cursor, words):
     """Latents positions[a:a + m] of one wavefront step (their contexts are all decoded): gather
-    the contexts, one batched ARM, then the symbols in order. parents[n]: buffer positions of
-    latent n's coarser contexts (-1: the context is 0). Returns a status."""
+    the contexts (spatial, then the inter-grid features of the latent's block, plane[:,
+    block_of[n]], or 0 where block_of[n] < 0), one batched ARM, then the symbols in order.
+    Returns a status."""
     n_spatial = deltas.size
+    n_features = plane.shape[0]
     for r in range(m):
         p = positions[a + r]
         for c in range(n_spatial):
             src[c, r] = buffer[p + deltas[c]]
-        for c in range(parents.shape[1]):
-            q = parents[a + r, c]
-            src[n_spatial + c, r] = buffer[q] if q >= 0 else 0.0
+        if n_features:
+            block = block_of[a + r]
+            for j in range(n_features):
+                src[n_spatial + j, r] = plane[j, block] if block >= 0 else 0.0
     out = _arm_chunk(src, dst, m, weights, biases, widths)
     for r in range(m):
         p = positions[a + r]
@@ -399,12 +458,13 @@ def _decode_chunk(positions, parents, a, m, buffer, dithered, deltas, src, dst, 
 
 
 @njit(cache=True)
-def _decode_step(positions, parents, n, buffer, dithered, deltas, src, dst, weights, biases,
-                 widths, state, cursor, words):
+def _decode_step(positions, block_of, plane, n, buffer, dithered, deltas, src, dst, weights,
+                 biases, widths, state, cursor, words):
     """positions[:n] (one wavefront step) in chunks of CHUNK."""
     for a in range(0, n, CHUNK):
-        status = _decode_chunk(positions, parents, a, min(CHUNK, n - a), buffer, dithered, deltas,
-                               src, dst, weights, biases, widths, state, cursor, words)
+        status = _decode_chunk(positions, block_of, plane, a, min(CHUNK, n - a), buffer,
+                               dithered, deltas, src, dst, weights, biases, widths, state,
+                               cursor, words)
         if status != OK:
             return status
     return OK
@@ -419,12 +479,13 @@ def decode_ordered(words, buffer, positions, bounds, deltas, dithered, weights, 
     cursor = np.zeros(2, np.int64)
     src = np.zeros((MAX_WIDTH, CHUNK), np.float64)
     dst = np.zeros((MAX_WIDTH, CHUNK), np.float64)
-    no_parents = np.zeros((0, 0), np.int64)
+    no_blocks = np.zeros(0, np.int64)
+    no_plane = np.zeros((0, 0), np.float32)
     _start(words, state, cursor)
     for t in range(bounds.size - 1):
         step = positions[bounds[t]:bounds[t + 1]]
-        status = _decode_step(step, no_parents, step.size, buffer, dithered, deltas, src, dst,
-                              weights, biases, widths, state, cursor, words)
+        status = _decode_step(step, no_blocks, no_plane, step.size, buffer, dithered, deltas, src,
+                              dst, weights, biases, widths, state, cursor, words)
         if status != OK:
             return status
     return _finish(words, state, cursor)
@@ -438,26 +499,42 @@ def _flat(g, r, c, tile_first, grid_tile0, grid_tiles_across, stride):
 
 
 @njit(cache=True)
-def decode_image(words, buffer, dithered, weights, biases, widths, deltas, slope, stride, n_steps,
-                 grid_h, grid_w, grid_delay, grid_tile0, grid_tiles_across, tile_first,
-                 parent_grid, parent_shift):
+def decode_image(words, buffer, dithered, weights, biases, widths, ifce_weights, ifce_biases,
+                 deltas, slope, stride, n_steps, grid_h, grid_w, grid_delay, grid_tile0,
+                 grid_tiles_across, tile_first, source_grid, source_shift, ifce_level):
     """Every latent of an image layout in its wavefront order (LatentLayout.wavefront), generated
     step by step: step t, then grid, then grid row, then column, each latent of a tile at
     j + slope * i + delay == t. Nothing per latent is built before decoding; memory is the
-    buffer and one step's positions. parent_grid[g, d]: the coarser grid the d-th parent context
-    reads (-1: none, the context is 0), at (r >> parent_shift[d], c >> parent_shift[d]).
-    Returns a status."""
+    buffer, one step's positions and, with inter-grid features, one column of features per 2x2
+    block of the grids that have them (float32: exact, |feature| <= 2^22). source_grid[g, s]: the
+    coarser grid that grid g's s-th inter-grid source reads (-1: none, the source is 0), at
+    (r >> source_shift[g, s], c >> source_shift[g, s]); ifce_level[g]: its feature map (-1:
+    none; weights [levels, sources, features], IntArm.packed_ifce). Returns a status."""
     state = np.zeros(3, np.uint64)
     cursor = np.zeros(2, np.int64)
     src = np.zeros((MAX_WIDTH, CHUNK), np.float64)
     dst = np.zeros((MAX_WIDTH, CHUNK), np.float64)
     capacity = tile_first.size * TILE_ROWS          # a tile holds at most one latent per row in a step
     positions = np.empty(capacity, np.int64)
-    n_parents = parent_shift.size
-    parents = np.empty((capacity if n_parents else 0, n_parents), np.int64)
+    block_of = np.empty(capacity, np.int64)
+    n_sources = source_grid.shape[1]
+    n_features = ifce_biases.shape[1]
+    block_base = np.full(grid_h.size, -1, np.int64)
+    n_blocks = 0
+    for g in range(grid_h.size):
+        if ifce_level[g] >= 0:
+            block_base[g] = n_blocks
+            n_blocks += ((grid_h[g] + 1) // 2) * ((grid_w[g] + 1) // 2)
+    plane = np.zeros((n_features, n_blocks), np.float32)
+    lead_sources = np.empty((capacity if n_sources else 0, n_sources), np.int64)
+    lead_grid = np.empty(capacity if n_sources else 0, np.int64)
+    lead_block = np.empty(capacity if n_sources else 0, np.int64)
+    row_base = np.empty(n_sources, np.int64)        # per source, for the current row:
+    tile_pitch = np.empty(n_sources, np.int64)      # its row's start and tile-to-tile distance
     _start(words, state, cursor)
     for t in range(n_steps):
         n = 0
+        k = 0
         for g in range(grid_h.size):
             d = t - grid_delay[g]
             if d < 0:
@@ -466,31 +543,59 @@ def decode_image(words, buffer, dithered, weights, biases, widths, deltas, slope
             reach = d - (TILE_COLS - 1)
             i_lo = 0 if reach <= 0 else (reach + slope - 1) // slope
             i_hi = min(TILE_ROWS - 1, d // slope)
+            has_features = ifce_level[g] >= 0
+            blocks_across = (w + 1) // 2
             for r0 in range(0, h, TILE_ROWS):
                 for i in range(i_lo, i_hi + 1):
                     r = r0 + i
                     if r >= h:
                         break
+                    leads = has_features and (r & 1) == 0
+                    if leads:
+                        for m in range(n_sources):
+                            sg = source_grid[g, m]
+                            if sg < 0:
+                                continue
+                            rs = r >> source_shift[g, m]
+                            tile_row = rs // TILE_ROWS
+                            row_base[m] = (tile_first[grid_tile0[sg] + tile_row * grid_tiles_across[sg]]
+                                           + (rs % TILE_ROWS) * stride)
+                            tile_pitch[m] = (min(TILE_ROWS, grid_h[sg] - tile_row * TILE_ROWS)
+                                             + _PAD) * stride
+                    block_row = block_base[g] + (r >> 1) * blocks_across
                     for c in range(d - slope * i, w, TILE_COLS):
                         positions[n] = _flat(g, r, c, tile_first, grid_tile0, grid_tiles_across,
                                              stride)
-                        for m in range(n_parents):
-                            pg = parent_grid[g, m]
-                            sh = parent_shift[m]
-                            parents[n, m] = -1 if pg < 0 else _flat(
-                                pg, r >> sh, c >> sh, tile_first, grid_tile0, grid_tiles_across,
-                                stride)
+                        if has_features:
+                            block = block_row + (c >> 1)
+                            block_of[n] = block
+                            if leads and (c & 1) == 0:
+                                for m in range(n_sources):
+                                    if source_grid[g, m] < 0:
+                                        lead_sources[k, m] = -1
+                                    else:
+                                        cs = c >> source_shift[g, m]
+                                        lead_sources[k, m] = (row_base[m] + cs % TILE_COLS
+                                                              + (cs // TILE_COLS) * tile_pitch[m])
+                                lead_grid[k] = g
+                                lead_block[k] = block
+                                k += 1
+                        else:
+                            block_of[n] = -1
                         n += 1
-        status = _decode_step(positions, parents, n, buffer, dithered, deltas, src, dst, weights,
-                              biases, widths, state, cursor, words)
+        if k:
+            _block_features(lead_sources, lead_grid, lead_block, k, buffer, plane, src,
+                            ifce_level, ifce_weights, ifce_biases)
+        status = _decode_step(positions, block_of, plane, n, buffer, dithered, deltas, src, dst,
+                              weights, biases, widths, state, cursor, words)
         if status != OK:
             return status
     return _finish(words, state, cursor)
 
 
 def image_geometry(layout) -> dict:
-    """decode_image's layout arguments from a LatentLayout: per grid its size, wavefront delay
-    and tiles; no per-latent arrays (cheap for any claimed size)."""
+    """decode_image's layout arguments from a LatentLayout: per grid its size, wavefront delay,
+    tiles and inter-grid sources; no per-latent arrays (cheap for any claimed size)."""
     arch = layout.arch
     grids = len(layout.grid_shapes)
     tile_first, tile0, across = [], [], []
@@ -498,14 +603,18 @@ def image_geometry(layout) -> dict:
         tile0.append(len(tile_first))
         across.append(len({b.col0 for b in tiles}))
         tile_first += [b.first() for b in tiles]
-    delays = layout.level_delays if arch.arm_parents else [0] * arch.n_levels
     c = arch.latent_channels
-    grid_delay = [delays[g // c] for g in range(grids)]
-    parent_grid = np.full((grids, arch.arm_parents), -1, np.int64)
+    grid_delay = [layout.level_delays[g // c] for g in range(grids)]
+    scales = grid_scales(arch)
+    source_grid = np.full((grids, layout.n_sources), -1, np.int64)
+    source_shift = np.zeros((grids, layout.n_sources), np.int64)
+    ifce_level = np.full(grids, -1, np.int64)
     for g in range(grids):
-        for d in range(1, arch.arm_parents + 1):
-            if g // c + d < arch.n_levels:
-                parent_grid[g, d - 1] = g + d * c
+        if g // c < arch.ifce_levels:
+            ifce_level[g] = g // c
+            for m, level in enumerate(range(g // c + 1, layout.n_grid_levels)):
+                source_grid[g, m] = level * c + g % c
+                source_shift[g, m] = scales[level * c] - scales[g]
     n_steps = 0
     for (h, w), delay in zip(layout.grid_shapes, grid_delay):
         n_steps = max(n_steps, delay + min(TILE_COLS, w) - 1 + layout.slope * (min(TILE_ROWS, h) - 1) + 1)
@@ -514,4 +623,4 @@ def image_geometry(layout) -> dict:
                 n_steps=int(n_steps), grid_h=i64([h for h, _ in layout.grid_shapes]),
                 grid_w=i64([w for _, w in layout.grid_shapes]), grid_delay=i64(grid_delay),
                 grid_tile0=i64(tile0), grid_tiles_across=i64(across), tile_first=i64(tile_first),
-                parent_grid=parent_grid, parent_shift=i64(list(range(1, arch.arm_parents + 1))))
+                source_grid=source_grid, source_shift=source_shift, ifce_level=ifce_level)

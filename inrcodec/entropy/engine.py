@@ -62,8 +62,9 @@ def load_compiled() -> bool:
     compiled.decode_laplace(np.zeros(0, np.uint32), np.zeros(0, np.int64), np.zeros(0, np.int64),
                             np.zeros(0, np.int64))
     compiled.decode_image(np.zeros(0, np.uint32), np.zeros(1), False, np.zeros(1), np.zeros(1),
-                          np.array([1, 1], np.int64), np.zeros(0, np.int64), 1, 1, 0,
-                          *[np.zeros(0, np.int64)] * 6, np.zeros((0, 0), np.int64),
+                          np.array([1, 1], np.int64), np.zeros((0, 0, 0)), np.zeros((0, 0)),
+                          np.zeros(0, np.int64), 1, 1, 0, *[np.zeros(0, np.int64)] * 6,
+                          np.zeros((0, 0), np.int64), np.zeros((0, 0), np.int64),
                           np.zeros(0, np.int64))
     compiled.decode_ordered(np.zeros(0, np.uint32), np.zeros(1), np.zeros(0, np.int64),
                             np.zeros(1, np.int64), np.zeros(0, np.int64), False, np.zeros(1),

@@ -15,7 +15,7 @@ from ..arch import Architecture
 from ..entropy.dither import latent_dither
 from ..entropy.laplace import LATENT_MAX
 from ..image.header import LATENT_CODINGS
-from ..model.latents import LatentLayout
+from ..model.latents import LatentLayout, grid_scales
 from ..model.params import build_modules
 from ..model.render import render_values
 
@@ -148,27 +148,24 @@ class FitModel(nn.Module):
         # stay out of the state dict (not copied when the fit keeps its best state).
         # int32 where it fits: half the memory (a video group's contexts hold 41 indices per
         # latent) and faster gathers.
-        # Coarser-grid inputs (arch.arm_parents) are the last context rows; several latents
-        # read the same parent, which RowGather's inverse cannot express, so those few rows
-        # are a plain index_select (an index_add backward).
+        # Inter-grid features (arch.ifce_levels) read coarser grids through grids_from_values
+        # (ifce_features), not through this index.
         pos = self.layout.pos_idx
         slot = np.full(self.layout.buffer_size, len(pos), dtype=np.int64)
         slot[pos] = np.arange(len(pos))
-        ctx_src = np.ascontiguousarray(slot[self.layout.ctx_idx.T])     # [K, n] context-major
-        n_parents = self.layout.arch.arm_parents
-        spatial_src, parent_src = ctx_src[:len(ctx_src) - n_parents], ctx_src[len(ctx_src) - n_parents:]
+        n_spatial = len(self.layout.deltas)
+        ctx_src = np.ascontiguousarray(slot[self.layout.ctx_idx[:, :n_spatial].T])   # [K, n]
         dtype = np.int32 if max(ctx_src.size, self.layout.buffer_size) < 2 ** 31 - 1 else np.int64
         for name, index in (("pos_rows", pos[None]), ("pos_inverse", slot[None]),
-                            ("ctx_src", spatial_src),
-                            ("ctx_inverse", gather_inverse(spatial_src, len(pos), dtype)),
-                            ("parent_src", parent_src.ravel())):
+                            ("ctx_src", ctx_src),
+                            ("ctx_inverse", gather_inverse(ctx_src, len(pos), dtype))):
             self.register_buffer(name, torch.from_numpy(index.astype(dtype, copy=False)),
                                  persistent=False)
         dither = latent_dither(valid) if latent_coding == "uq" else None
         self.register_buffer("dither", None if dither is None else torch.from_numpy(dither).float())
         self.register_buffer("dither_values", None if dither is None else self.dither[pos],
                              persistent=False)
-        modules = build_modules(arch, channels, arm_inputs=len(ctx_src))
+        modules = build_modules(arch, channels, arm_inputs=len(ctx_src) + arch.ifce_features)
         self.arm, self.upsampling, self.synthesis = (
             modules["arm"], modules["upsampling"], modules["synthesis"])
 
@@ -220,12 +217,34 @@ class FitModel(nn.Module):
     def rate_bits(self, values: torch.Tensor) -> torch.Tensor:
         """Bits of every latent (values in pos_idx order) under the float ARM."""
         ctx = RowGather.apply(values, self.ctx_src, self.ctx_inverse)
-        if self.parent_src.numel():
-            padded = torch.cat([values, values.new_zeros(1)])
-            parents = padded.index_select(0, self.parent_src).view(-1, values.shape[0])
-            ctx = torch.cat([ctx, parents])
+        if self.arch.ifce_levels:
+            ctx = torch.cat([ctx, self.ifce_features(values)])
         mu, log_scale = self.arm.forward_wide(ctx)
         return LaplaceBits.apply(values, mu, log_scale).sum()
+
+    def ifce_features(self, values: torch.Tensor) -> torch.Tensor:
+        """[ifce_features, n] inter-grid features of every latent (pos_idx order): for a level
+        below arch.ifce_levels, its linear map (arm.ifce) of the co-located latents of every
+        coarser grid, side grids included (nearest upsampling: (i >> d, j >> d)); zero for the
+        other levels and the side grids (int_arm.IntArm computes the same in fixed point)."""
+        grids = self.layout.grids_from_values(values, side_grids=True)
+        scales = [s for s in grid_scales(self.arch)[::self.arch.latent_channels]]
+        out = []
+        for level, linear in enumerate(self.arm.ifce):
+            c, h, w = grids[level].shape
+            rows = torch.arange(h, device=values.device)
+            cols = torch.arange(w, device=values.device)
+            sources = []
+            for m in range(level + 1, len(grids)):
+                d = scales[m] - scales[level]
+                sources.append(grids[m].index_select(1, rows >> d).index_select(2, cols >> d))
+            stack = torch.stack(sources, dim=1).reshape(c, len(sources), h * w)
+            # [channels, features, h*w], channel-major like the level's run of pos_idx
+            feats = torch.matmul(linear.weight, stack) + linear.bias[:, None]
+            out.append(feats.transpose(0, 1).reshape(linear.out_features, c * h * w))
+        done = sum(f.shape[1] for f in out)
+        out.append(values.new_zeros(self.arch.ifce_features, values.shape[0] - done))
+        return torch.cat(out, dim=1)
 
     def forward(self, mode: str, temperature: float = 0.3, noise_a: float = 1.0,
                 noise_std: float = 0.0, rate_on_synthesis_values: bool = False):

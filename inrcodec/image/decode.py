@@ -90,7 +90,9 @@ def int_arm_from(arch, quant: dict, int_groups, dithered: bool = False) -> IntAr
         weight = f"layers.{k}.weight"
         layers.append(IntLayer(int_groups[("arm", weight)], int_groups[("arm", f"layers.{k}.bias")],
                                quant[("arm", weight)][0], bs))
-    return IntArm(layers, fractional_inputs=dithered)
+    ifce = [IntLayer(int_groups[("arm", f"ifce.{k}.weight")], int_groups[("arm", f"ifce.{k}.bias")],
+                     quant[("arm", f"ifce.{k}.weight")][0], bs) for k in range(arch.ifce_levels)]
+    return IntArm(layers, fractional_inputs=dithered, ifce=ifce)
 
 
 def check_latent_section(n_latents: int, section: bytes, what: str) -> None:

@@ -26,6 +26,10 @@ class Arm(nn.Module):
         super().__init__()
         widths = [in_features or arch.arm_inputs, *arch.arm_hidden, 2]
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        # inter-grid features (issue 32, item 3): level l < arch.ifce_levels maps the co-located
+        # latents of its arch.ifce_sources(l) coarser grids to arch.ifce_features more inputs
+        self.ifce = nn.ModuleList(nn.Linear(arch.ifce_sources(level), arch.ifce_features)
+                                  for level in range(arch.ifce_levels))
         with torch.no_grad():
             self.layers[-1].weight.mul_(0.1)
             self.layers[-1].bias.zero_()

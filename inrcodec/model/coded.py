@@ -18,11 +18,14 @@ def coded_groups(arch: Architecture) -> dict[str, list[tuple[str, list[str]]]]:
     from the architecture, not read off the modules: tests/test_format.py checks that the
     modules' parameters (grouped_parameters) are exactly these, in this order."""
     arm = len(arch.arm_hidden) + 1
+    ifce = arch.ifce_levels
     pointwise = len(arch.synthesis_hidden) + 1
     residual = arch.synthesis_residual
     return {
         "arm": [*((f"layers.{k}.weight", [f"layers.{k}.weight"]) for k in range(arm)),
-                (BIAS_GROUP, [f"layers.{k}.bias" for k in range(arm)])],
+                *((f"ifce.{k}.weight", [f"ifce.{k}.weight"]) for k in range(ifce)),
+                (BIAS_GROUP, [*(f"layers.{k}.bias" for k in range(arm)),
+                              *(f"ifce.{k}.bias" for k in range(ifce))])],
         "upsampling": [("half_kernel", ["half_kernel"]), (BIAS_GROUP, [])],
         "synthesis": [*((f"pointwise.{k}.weight", [f"pointwise.{k}.weight"]) for k in range(pointwise)),
                       *((f"residual.{k}.weight", [f"residual.{k}.weight"]) for k in range(residual)),
@@ -54,6 +57,9 @@ def coded_shapes(arch: Architecture, channels: int,
     for k, (a, b) in enumerate(zip(arm[:-1], arm[1:])):
         shapes[("arm", f"layers.{k}.weight")] = (b, a)
         shapes[("arm", f"layers.{k}.bias")] = (b,)
+    for k in range(arch.ifce_levels):
+        shapes[("arm", f"ifce.{k}.weight")] = (arch.ifce_features, arch.ifce_sources(k))
+        shapes[("arm", f"ifce.{k}.bias")] = (arch.ifce_features,)
     shapes[("upsampling", "half_kernel")] = (arch.upsampling_taps // 2,)
     for k, (a, b) in enumerate(zip(point[:-1], point[1:])):
         shapes[("synthesis", f"pointwise.{k}.weight")] = (b, a, 1, 1)

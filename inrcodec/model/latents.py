@@ -34,13 +34,19 @@ def wavefront_slope(offsets: list[tuple[int, int]]) -> int:
     return s
 
 
+HYPER_FROM = 4   # part of the format: side grid i is 1/2^(HYPER_FROM + i) of the picture
+
+
+def grid_scales(arch: Architecture) -> list[int]:
+    """log2 of each grid's downscaling, in grid order: the rendered levels (level-major, then
+    channel), then the side grids (arch.hyper_grids, likewise)."""
+    levels = list(range(arch.n_levels)) + [HYPER_FROM + i for i in range(arch.hyper_grids)]
+    return [s for s in levels for _ in range(arch.latent_channels)]
+
+
 def grid_sizes(arch: Architecture, height: int, width: int) -> list[tuple[int, int]]:
-    """(h, w) of each grid, level-major then channel: ceil(H / 2^level)."""
-    sizes = []
-    for level in range(arch.n_levels):
-        f = 2 ** level
-        sizes += [(-(-height // f), -(-width // f))] * arch.latent_channels
-    return sizes
+    """(h, w) of each grid, in grid order (grid_scales): ceil(H / 2^scale)."""
+    return [(-(-height // 2 ** s), -(-width // 2 ** s)) for s in grid_scales(arch)]
 
 
 TILE_ROWS, TILE_COLS = 64, 192   # part of the format: contexts never cross a tile edge
@@ -91,8 +97,10 @@ class LatentLayout(TorchPositions):
       tile edges: at 768x512, 3.6-5.8 % of latents (by preset) miss part of their context; the
       rate this costs is not yet measured separately.
 
-    With arch.arm_parents the ARM also reads the co-located latents of coarser grids (parent_idx):
-    coarse levels then decode ahead of fine ones (level_delays), still all in one wavefront.
+    With arch.ifce_levels the ARM of those levels' latents also reads features of the co-located
+    latents of every coarser grid, side grids included (source_idx): coarse grids then decode
+    ahead of fine ones (level_delays), still all in one wavefront. Side grids (arch.hyper_grids)
+    follow the rendered levels in grid order.
     """
 
     def __init__(self, arch: Architecture, height: int, width: int):
@@ -133,34 +141,56 @@ class LatentLayout(TorchPositions):
             maps.append((p, t))
         return maps
 
-    def _parents(self, grid: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    @property
+    def n_grid_levels(self) -> int:
+        """Levels in grid order: the rendered ones, then one per side grid."""
+        return self.arch.n_levels + self.arch.hyper_grids
+
+    def _sources(self, grid: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
         """(coarser grid, rows, cols) of the co-located latent that each latent of `grid` reads
-        from each of the next arch.arm_parents coarser levels (same channel): nearest
-        upsampling, latent (i, j) reads (i >> d, j >> d) of the grid d levels coarser."""
+        from each coarser grid of the same channel (rendered levels, then side grids) when its
+        level is below arch.ifce_levels: nearest upsampling, latent (i, j) reads
+        (i >> d, j >> d) of a grid 2^d times coarser."""
         c, (h, w) = self.arch.latent_channels, self.grid_shapes[grid]
         level = grid // c
+        if level >= self.arch.ifce_levels:
+            return []
+        scales = grid_scales(self.arch)
         out = []
-        for d in range(1, self.arch.arm_parents + 1):
-            if level + d < self.arch.n_levels:
-                out.append((grid + d * c, np.arange(h)[:, None] >> d, np.arange(w)[None, :] >> d))
+        for m in range(level + 1, self.n_grid_levels):
+            d = scales[m * c] - scales[grid]
+            out.append((m * c + grid % c, np.arange(h)[:, None] >> d, np.arange(w)[None, :] >> d))
         return out
+
+    @property
+    def n_sources(self) -> int:
+        """Width of source_idx: the most coarser grids any latent reads (0 without features)."""
+        return self.arch.ifce_sources(0) if self.arch.ifce_levels else 0
 
     @cached_property
     def level_delays(self) -> list[int]:
-        """Wavefront delay of each level: 0 for the coarsest, and each finer level the smallest
-        delay that puts every coarser latent it reads (arm_parents) in an earlier step. Tiles do
-        not line up across levels (one tile of grid l+1 covers 2x2 tiles of grid l), so at
-        768x512 the finer levels wait ~100-200 steps each; without parents every delay is 0."""
-        c, n = self.arch.latent_channels, self.arch.n_levels
-        delays = [0] * n
-        for level in range(n - 2, -1, -1):
+        """Wavefront delay of each level (n_grid_levels): 0 for side grids and for levels that
+        read no coarser grid, and for a level with inter-grid features the smallest delay that
+        puts every coarser latent it reads in an earlier step. Tiles do not line up across
+        levels (one tile of grid l+1 covers 2x2 tiles of grid l), so at 768x512 the finer
+        levels wait ~100-200 steps each.
+
+        A latent's step in its tile is j % TILE_COLS + slope * (i % TILE_ROWS) (+ its delay), so
+        the step difference to a source at (i >> d, j >> d) is a function of j plus one of i,
+        and its maximum is the sum of two maxima over one row and one column: no per-latent
+        map (a claimed 8192x8192 picture costs nothing here)."""
+        c, scales = self.arch.latent_channels, grid_scales(self.arch)
+        delays = [0] * self.n_grid_levels
+        for level in range(self.arch.ifce_levels - 1, -1, -1):
+            grid = level * c                    # every channel of a level has the same shape
+            h, w = self.grid_shapes[grid]
+            i, j = np.arange(h), np.arange(w)
             need = 0
-            for ch in range(c):
-                grid = level * c + ch
-                t = self._grid_maps[grid][1]
-                for parent, rows, cols in self._parents(grid):
-                    parent_steps = self._grid_maps[parent][1][rows, cols] + delays[parent // c]
-                    need = max(need, int((parent_steps - t).max()) + 1)
+            for source, _, _ in self._sources(grid):
+                d = scales[source] - scales[grid]
+                col = int(((j >> d) % TILE_COLS - j % TILE_COLS).max())
+                row = int(((i >> d) % TILE_ROWS - i % TILE_ROWS).max())
+                need = max(need, delays[source // c] + col + self.slope * row + 1)
             delays[level] = need
         return delays
 
@@ -173,30 +203,41 @@ class LatentLayout(TorchPositions):
         return np.concatenate(pos), np.concatenate(step)
 
     @cached_property
-    def parent_idx(self) -> np.ndarray:
-        """[n_latents, arm_parents] flat indices of each latent's coarser co-located latents
-        (pos_idx order); ZERO_SLOT, a padding position, where no coarser grid is left."""
-        out = np.full((self.n_latents, self.arch.arm_parents), ZERO_SLOT, np.int64)
+    def source_idx(self) -> np.ndarray:
+        """[n_latents, n_sources] flat indices of each latent's coarser co-located latents
+        (pos_idx order; rendered levels nearest first, then side grids); ZERO_SLOT, a padding
+        position, past a level's own sources and for latents without features."""
+        out = np.full((self.n_latents, self.n_sources), ZERO_SLOT, np.int64)
         starts = self._grid_starts
         for grid in range(len(self.grid_shapes)):
-            for col, (parent, rows, cols) in enumerate(self._parents(grid)):
-                out[starts[grid]:starts[grid + 1], col] = self._grid_maps[parent][0][rows, cols].ravel()
+            for col, (source, rows, cols) in enumerate(self._sources(grid)):
+                out[starts[grid]:starts[grid + 1], col] = self._grid_maps[source][0][rows, cols].ravel()
         return out
+
+    @cached_property
+    def latent_levels(self) -> np.ndarray:
+        """[n_latents] level of each latent's grid (pos_idx order; side grids n_levels + i):
+        which inter-grid feature map, if any, its ARM input uses."""
+        c = self.arch.latent_channels
+        sizes = np.diff(self._grid_starts)
+        return np.repeat(np.arange(len(sizes)) // c, sizes).astype(np.int64)
 
     @property
     def pos_idx(self) -> np.ndarray:
         """Flat buffer index of every latent, grid by grid in raster order."""
         return self._grid_coords[0]
 
-    def grids_from_values(self, values) -> list:
-        """Per level, a torch [channels, h, w] view of the latents in pos_idx order: that order is
-        grid by grid in raster order, so each level is one contiguous run (no copy; under
-        autograd the backward is one concatenation)."""
+    def grids_from_values(self, values, side_grids: bool = False) -> list:
+        """Per rendered level (and with side_grids, per side grid after them), a torch
+        [channels, h, w] view of the latents in pos_idx order: that order is grid by grid in
+        raster order, so each level is one contiguous run (no copy; under autograd the
+        backward is one concatenation)."""
         c = self.arch.latent_channels
         starts = self._grid_starts
         sizes = [starts[k + c] - starts[k] for k in range(0, len(self.grid_shapes), c)]
-        return [part.view(c, h, w)
-                for part, (h, w) in zip(values.split(sizes), self.grid_shapes[::c])]
+        levels = [part.view(c, h, w)
+                  for part, (h, w) in zip(values.split(sizes), self.grid_shapes[::c])]
+        return levels if side_grids else levels[:self.arch.n_levels]
 
     def grids_from_buffer(self, buffer) -> list:
         """Per level, a float32 torch [channels, h, w] copy of the latents of a flat buffer (torch,
@@ -234,12 +275,12 @@ class LatentLayout(TorchPositions):
 
     @cached_property
     def ctx_idx(self) -> np.ndarray:
-        """[n_latents, arm_inputs] flat indices of each latent's ARM inputs: its causal
-        neighbours, then its coarser co-located latents (parent_idx)."""
+        """[n_latents, arm_context + n_sources] flat indices of what each latent's ARM reads: its
+        causal neighbours, then the coarser co-located latents its features map (source_idx)."""
         spatial = self.pos_idx[:, None] + self.deltas[None, :]
-        if not self.arch.arm_parents:
+        if not self.n_sources:
             return spatial
-        return np.concatenate([spatial, self.parent_idx], axis=1)
+        return np.concatenate([spatial, self.source_idx], axis=1)
 
     @cached_property
     def wavefront(self) -> tuple[np.ndarray, np.ndarray]:

@@ -116,7 +116,7 @@ def encode_video_with_report(frames: Iterable[np.ndarray], fps=DEFAULT_FPS,
     fps = as_fraction(fps)
     if arch is None:
         preset = VIDEO_AUTO_PRESET if preset == AUTO_PRESET else preset
-        arch = get_preset(preset)
+        arch = get_preset(preset).for_video()
     else:
         preset = None
     frames_iter = iter(frames)

@@ -58,13 +58,15 @@ class VideoLayout(TorchPositions):
     """Duck-types the parts of LatentLayout the coder and the fitter use (pos_idx, ctx_idx,
     deltas, wavefront, buffer_size, valid_mask, n_latents) for a stack of `frames` frames."""
 
+    n_sources = 0      # no inter-grid features: the ARM reads spatial and temporal context
+
     def __init__(self, arch: Architecture, temporal_context: int, frames: int, height: int,
                  width: int):
         if not 1 <= frames <= MAX_GROUP:
             raise InrcodecError(f"a group holds 1..{MAX_GROUP} frames, got {frames}")
         assert TEMPORAL_RADIUS <= PAD
-        if arch.arm_parents:
-            raise InrcodecError("video groups do not use coarser-grid ARM context (arm_parents)")
+        if arch.ifce_levels or arch.hyper_grids:
+            raise InrcodecError("video groups do not use inter-grid features or side grids")
         self.arch, self.frames, self.height, self.width = arch, frames, height, width
         self.temporal_context = temporal_context
         self.frame = LatentLayout(arch, height, width)
