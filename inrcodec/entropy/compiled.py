@@ -34,7 +34,7 @@ from .int_arm import ACTIVATION_LIMIT, FEATURE_LIMIT, _OUT_HI, _OUT_LO
 from .laplace import (LATENT_FREE, LATENT_HI, LATENT_LO, LATENT_MAX, LATENT_UNITS_PER_SYMBOL,
                       MU_BITS, TAIL_BITS, TOTAL, WEIGHT_FREE, WEIGHT_HI, WEIGHT_LO, WEIGHT_MAX,
                       WEIGHT_R, WEIGHT_UNITS_PER_SYMBOL)
-from ..model.latents import PAD, TILE_COLS, TILE_ROWS, grid_scales
+from ..model.latents import PAD, TILE_COLS, TILE_ROWS
 from .. import prng
 from .sections import MAX_DROPPED_ZERO_WORDS
 
@@ -369,12 +369,13 @@ def _arm_chunk(src, dst, m, weights, biases, widths):
 
 
 @njit(cache=True)
-def _features(src, grid_of, a, m, out_row, base, ifce_level, ifce_weights, ifce_biases):
+def _features(src, grid_of, a, m, ifce_level, ifce_weights, ifce_biases):
     """Inter-grid features (int_arm.IntArm.features_of) of entries a .. a + m - 1 into src rows
-    out_row.., from their sources in rows base..: run by run of one grid (a step lists its
+    0.., from their sources in the rows after them: run by run of one grid (a step lists its
     latents grid by grid), so the inner loop runs over entries with one level's weights. Exact
     sums (int_arm.py), so the order gives the reference's values."""
     n_features = ifce_biases.shape[1]
+    base = n_features
     n_sources = ifce_weights.shape[1]
     r0 = 0
     while r0 < m:
@@ -384,7 +385,7 @@ def _features(src, grid_of, a, m, out_row, base, ifce_level, ifce_weights, ifce_
             r1 += 1
         level = ifce_level[g]
         for j in range(n_features):
-            row = src[out_row + j]
+            row = src[j]
             for r in range(r0, r1):
                 row[r] = 0.0
             for c in range(n_sources):
@@ -414,7 +415,7 @@ def _block_features(lead_sources, lead_grid, lead_block, k, buffer, plane, src, 
             for c in range(n_sources):
                 q = lead_sources[a + r, c]
                 src[n_features + c, r] = buffer[q] if q >= 0 else 0.0
-        _features(src, lead_grid, a, m, 0, n_features, ifce_level, ifce_weights, ifce_biases)
+        _features(src, lead_grid, a, m, ifce_level, ifce_weights, ifce_biases)
         for j in range(n_features):
             row = src[j]
             for r in range(m):
@@ -605,16 +606,14 @@ def image_geometry(layout) -> dict:
         tile_first += [b.first() for b in tiles]
     c = arch.latent_channels
     grid_delay = [layout.level_delays[g // c] for g in range(grids)]
-    scales = grid_scales(arch)
     source_grid = np.full((grids, layout.n_sources), -1, np.int64)
     source_shift = np.zeros((grids, layout.n_sources), np.int64)
     ifce_level = np.full(grids, -1, np.int64)
     for g in range(grids):
         if g // c < arch.ifce_levels:
             ifce_level[g] = g // c
-            for m, level in enumerate(range(g // c + 1, layout.n_grid_levels)):
-                source_grid[g, m] = level * c + g % c
-                source_shift[g, m] = scales[level * c] - scales[g]
+            for m, (source, d) in enumerate(layout.source_shifts(g)):
+                source_grid[g, m], source_shift[g, m] = source, d
     n_steps = 0
     for (h, w), delay in zip(layout.grid_shapes, grid_delay):
         n_steps = max(n_steps, delay + min(TILE_COLS, w) - 1 + layout.slope * (min(TILE_ROWS, h) - 1) + 1)

@@ -15,7 +15,7 @@ from ..arch import Architecture
 from ..entropy.dither import latent_dither
 from ..entropy.laplace import LATENT_MAX
 from ..image.header import LATENT_CODINGS
-from ..model.latents import LatentLayout, grid_scales
+from ..model.latents import LatentLayout
 from ..model.params import build_modules
 from ..model.render import render_values
 
@@ -228,16 +228,15 @@ class FitModel(nn.Module):
         coarser grid, side grids included (nearest upsampling: (i >> d, j >> d)); zero for the
         other levels and the side grids (int_arm.IntArm computes the same in fixed point)."""
         grids = self.layout.grids_from_values(values, side_grids=True)
-        scales = [s for s in grid_scales(self.arch)[::self.arch.latent_channels]]
+        c = self.arch.latent_channels
         out = []
         for level, linear in enumerate(self.arm.ifce):
-            c, h, w = grids[level].shape
+            _, h, w = grids[level].shape
             rows = torch.arange(h, device=values.device)
             cols = torch.arange(w, device=values.device)
-            sources = []
-            for m in range(level + 1, len(grids)):
-                d = scales[m] - scales[level]
-                sources.append(grids[m].index_select(1, rows >> d).index_select(2, cols >> d))
+            # every channel reads its own channel's grids at the same shifts (source_shifts)
+            sources = [grids[source // c].index_select(1, rows >> d).index_select(2, cols >> d)
+                       for source, d in self.layout.source_shifts(level * c)]
             stack = torch.stack(sources, dim=1).reshape(c, len(sources), h * w)
             # [channels, features, h*w], channel-major like the level's run of pos_idx
             feats = torch.matmul(linear.weight, stack) + linear.bias[:, None]

@@ -146,21 +146,25 @@ class LatentLayout(TorchPositions):
         """Levels in grid order: the rendered ones, then one per side grid."""
         return self.arch.n_levels + self.arch.hyper_grids
 
-    def _sources(self, grid: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
-        """(coarser grid, rows, cols) of the co-located latent that each latent of `grid` reads
-        from each coarser grid of the same channel (rendered levels, then side grids) when its
-        level is below arch.ifce_levels: nearest upsampling, latent (i, j) reads
-        (i >> d, j >> d) of a grid 2^d times coarser."""
-        c, (h, w) = self.arch.latent_channels, self.grid_shapes[grid]
+    def source_shifts(self, grid: int) -> list[tuple[int, int]]:
+        """(coarser grid, d) for each grid that a latent of `grid` reads an inter-grid source
+        from, in source order: when its level is below arch.ifce_levels, every coarser grid of
+        the same channel (rendered levels, then side grids), latent (i, j) reading
+        (i >> d, j >> d) of the grid 2^d times coarser (nearest upsampling). The one rule the
+        fit, the layout's indices and the compiled decoder's geometry all use."""
+        c = self.arch.latent_channels
         level = grid // c
         if level >= self.arch.ifce_levels:
             return []
         scales = grid_scales(self.arch)
-        out = []
-        for m in range(level + 1, self.n_grid_levels):
-            d = scales[m * c] - scales[grid]
-            out.append((m * c + grid % c, np.arange(h)[:, None] >> d, np.arange(w)[None, :] >> d))
-        return out
+        return [(m * c + grid % c, scales[m * c] - scales[grid])
+                for m in range(level + 1, self.n_grid_levels)]
+
+    def _sources(self, grid: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """source_shifts with the (rows, cols) each latent of `grid` reads there."""
+        h, w = self.grid_shapes[grid]
+        return [(source, np.arange(h)[:, None] >> d, np.arange(w)[None, :] >> d)
+                for source, d in self.source_shifts(grid)]
 
     @property
     def n_sources(self) -> int:
@@ -179,15 +183,14 @@ class LatentLayout(TorchPositions):
         the step difference to a source at (i >> d, j >> d) is a function of j plus one of i,
         and its maximum is the sum of two maxima over one row and one column: no per-latent
         map (a claimed 8192x8192 picture costs nothing here)."""
-        c, scales = self.arch.latent_channels, grid_scales(self.arch)
+        c = self.arch.latent_channels
         delays = [0] * self.n_grid_levels
         for level in range(self.arch.ifce_levels - 1, -1, -1):
             grid = level * c                    # every channel of a level has the same shape
             h, w = self.grid_shapes[grid]
             i, j = np.arange(h), np.arange(w)
             need = 0
-            for source, _, _ in self._sources(grid):
-                d = scales[source] - scales[grid]
+            for source, d in self.source_shifts(grid):
                 col = int(((j >> d) % TILE_COLS - j % TILE_COLS).max())
                 row = int(((i >> d) % TILE_ROWS - i % TILE_ROWS).max())
                 need = max(need, delays[source // c] + col + self.slope * row + 1)
