@@ -120,7 +120,9 @@ PRESETS: dict[str, Architecture] = {
 MEDIUM_IFCE = Architecture(n_levels=7, arm_context=12, arm_hidden=(16, 16), ifce_levels=3,
                            ifce_features=4, hyper_grids=3, synthesis_hidden=(24,),
                            synthesis_residual=2)
-PRESET_IDS = {name: i for i, name in enumerate(PRESETS)}  # stored in the header for `info`
+# An image header stores a preset's code instead of its architecture fields (format 8), so the
+# presets' definitions are part of the format: changing one means a new FORMAT_VERSION
+PRESET_IDS = {name: i for i, name in enumerate(PRESETS)}
 
 # "auto" (the default) picks the preset from the number of pixels the networks are sent for: the
 # networks cost about the same bytes at any size, so a bigger decoder pays off only on bigger

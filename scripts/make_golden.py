@@ -1,7 +1,7 @@
 """Make the golden files of the current format version: one small real .inr file per mode, and
 the SHA-256 of what each decodes to.
 
-    python scripts/make_golden.py            # writes tests/golden/v{FORMAT_VERSION}_{mode}.inr
+    python scripts/make_golden.py            # writes tests/golden/v{FORMAT_VERSION}_{name}.inr
                                              # and tests/golden/v{FORMAT_VERSION}_hashes.json
 
 Run it when the format changes (FORMAT_VERSION goes up): tests/test_format.py fails until the new
@@ -28,7 +28,7 @@ def golden_hashes(mode: str, data: bytes) -> dict:
     import hashlib
 
     import inrcodec
-    if mode == "image":
+    if mode.startswith("image"):
         from inrcodec.image.decode import decode_latent_buffer, parse
         latents = decode_latent_buffer(parse(data))[2]
     elif mode == "video":
@@ -64,6 +64,9 @@ def main() -> None:
     files = {
         # format 7's inter-grid features and side grids (arch.MEDIUM_IFCE)
         "image": inrcodec.encode(crop, lmbda=1e-4, arch=MEDIUM_IFCE, iterations=400, device="cpu"),
+        # format 8: a preset's header carries its code, not its architecture fields
+        "image_preset": inrcodec.encode(crop, lmbda=1e-3, preset="low", iterations=200,
+                                        device="cpu"),
         "video": encode_video(clip, 25, lmbda=1e-3, group=2, iterations=200, device="cpu"),
         "rec": encode_rec(np.ascontiguousarray(crop[:16, :16]), lmbda=1e-3, iterations=200),
     }

@@ -50,6 +50,16 @@ VARIANTS = {     # name: (Schedule overrides of the base, model changes)
     "ifce + hyper + context 12": ({}, ("ifce", "hyper", "context_12")),
     "context 12": ({}, ("context_12",)),
     "ifce 2 + hyper + context 14": ({}, ("ifce", "hyper", "context_14", "features_2")),
+    # the codec's own format-7 model (arch.MEDIUM_IFCE), not the fit-only forms above
+    "medium ifce": ({}, ("medium_ifce",)),
+    # schedule knobs re-checked under the Gaussian proxy (tuned before it)
+    "soap wd 0.01": ({"network_optimizer": "soap", "network_weight_decay": 0.01}, ()),
+    "latent lr x6": ({"latent_lr_multiplier": 6.0}, ()),
+    "hard phase 0.25": ({"noise_fraction": 0.75}, ()),
+    "arm skip + per-step upsampling": ({}, ("arm_skip", "per_step_upsampling")),
+    # tiles larger than the picture: no latent's context is cut at a tile edge (~4.5 % are at
+    # 256x256 with the format's 64x192 tiles)
+    "no tiles": ({}, ("no_tiles",)),
 }
 IFCE_FEATURES = 4       # features the inter-grid context adds to the ARM's input
 IFCE_LEVELS = 3         # levels that get them (the finest: ~98 % of the latents)
@@ -243,7 +253,13 @@ def point(job) -> dict:
     from inrcodec.fit.train import Schedule, fit
     variant, image, lmbda, iterations, size, seed, arch_name = job
     knobs, changes = VARIANTS[variant]
+    from inrcodec.model import latents
+    # a worker runs several jobs: set the tiles on every job, not only on the variant's
+    latents.TILE_ROWS, latents.TILE_COLS = (1 << 20, 1 << 20) if "no_tiles" in changes else (64, 192)
     arch = preset(arch_name)
+    if "medium_ifce" in changes:
+        from inrcodec.arch import MEDIUM_IFCE
+        arch = MEDIUM_IFCE
     if "context_12" in changes:
         arch = dataclasses.replace(arch, arm_context=12)
     if "context_14" in changes:

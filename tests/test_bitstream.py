@@ -16,7 +16,7 @@ from inrcodec.model.params import build_modules, group_names
 def test_header_is_small(encoded):
     _, data, report = encoded
     assert report["header_bytes"] == parse(data).header_bytes
-    assert report["header_bytes"] <= 56     # magic, version, mode, sizes, arch, steps, CRC
+    assert report["header_bytes"] <= 45     # magic, version, mode, sizes, preset, steps, CRC
     assert report["header_bytes"] + sum(report["sections"].values()) == len(data)
 
 
@@ -27,6 +27,20 @@ def test_header_roundtrip_all_presets():
         h = ImageHeader(37, 5000, 3, arch, name, quant)
         back = ImageHeader.from_bytes(h.to_bytes())
         assert back == h
+
+
+def test_a_preset_header_names_its_architecture_by_code_alone():
+    """Format 8: a preset's architecture fields are not written (the preset code stands for
+    them); the same architecture as a custom one spells them out and reads back the same."""
+    from dataclasses import replace
+    arch = PRESETS["medium"]
+    quant = {(m, g): (7, 9) for m, groups in group_names(arch).items() for g in groups}
+    named = ImageHeader(256, 256, 3, arch, "medium", quant).to_bytes()
+    custom = ImageHeader(256, 256, 3, arch, None, quant).to_bytes()
+    assert len(custom) - len(named) == len(arch.to_fields())
+    assert ImageHeader.from_bytes(custom).arch == ImageHeader.from_bytes(named).arch == arch
+    with pytest.raises(InrcodecError, match="not preset"):      # a preset name must mean it
+        ImageHeader(256, 256, 3, replace(arch, arm_context=12), "medium", quant).to_bytes()
 
 
 def test_each_weight_tensor_is_its_own_coded_group():

@@ -45,14 +45,18 @@ def test_the_modules_hold_exactly_the_tables_weight_groups(name):
     assert group_names(arch) == {m: [g for g, _ in table[m]] for m in MODULE_NAMES}
 
 
+# one file per mode; image_preset: a preset's code stands for its architecture (format 8)
+GOLDEN_NAMES = ("image", "image_preset", "video", "rec")
+
+
 def test_the_current_format_version_has_its_golden_files():
-    missing = [f"v{FORMAT_VERSION}_{m}.inr" for m in ("image", "video", "rec")
+    missing = [f"v{FORMAT_VERSION}_{m}.inr" for m in GOLDEN_NAMES
                if not (GOLDEN / f"v{FORMAT_VERSION}_{m}.inr").exists()]
     assert not missing and (GOLDEN / f"v{FORMAT_VERSION}_hashes.json").exists(), \
         f"format {FORMAT_VERSION} has no golden files: run python scripts/make_golden.py"
 
 
-@pytest.mark.parametrize("mode", ["image", "video", "rec"])
+@pytest.mark.parametrize("mode", GOLDEN_NAMES)
 def test_golden_files_decode_to_their_hashes(mode):
     """Latents (rec: weights) and pixels are decoded in integers: the same on every machine
     (test_fixed_point.py also checks them without CPU extensions)."""
