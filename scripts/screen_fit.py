@@ -28,13 +28,13 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from tuning import (PROXY_INIT, RESULTS, command_line, parser, reference_rows, run, train_crop,
-                    write_table)
+from tuning import (ADAM_X3, PROXY_INIT, RESULTS, command_line, parser, reference_rows, run,
+                    train_crop, write_table)
 
 IMAGES = ["4.2.03", "house", "4.1.05"]
 LMBDAS = [4e-3, 1e-3]
-# Every variant starts from the shipped schedule with issue 32's items 1-2 pinned
-# (tuning.PROXY_INIT); no weight RDOQ (no file)
+# Every variant starts from the schedule of issue 32's items 1-2 (tuning.PROXY_INIT) with the
+# optimizer before item 5 (tuning.ADAM_X3: Adam, latents x3), both pinned; no weight RDOQ (no file)
 VARIANTS = {     # name: (Schedule overrides of the base, model changes)
     "proxy + init": ({}, ()),
     "synthesis skip": ({}, ("synthesis_skip",)),
@@ -57,6 +57,13 @@ VARIANTS = {     # name: (Schedule overrides of the base, model changes)
     "latent lr x6": ({"latent_lr_multiplier": 6.0}, ()),
     "hard phase 0.25": ({"noise_fraction": 0.75}, ()),
     "arm skip + per-step upsampling": ({}, ("arm_skip", "per_step_upsampling")),
+    "hard phase latents frozen": ({"hard_latent_lr_multiplier": 0.0}, ()),
+    "soap wd 0.01 + latent lr x6": ({"network_optimizer": "soap", "network_weight_decay": 0.01,
+                                    "latent_lr_multiplier": 6.0}, ()),
+    "soap wd 0.01 + medium ifce": ({"network_optimizer": "soap", "network_weight_decay": 0.01},
+                                   ("medium_ifce",)),
+    "hard phase 0.25, latents frozen": ({"noise_fraction": 0.75,
+                                        "hard_latent_lr_multiplier": 0.0}, ()),
     # tiles larger than the picture: no latent's context is cut at a tile edge (~4.5 % are at
     # 256x256 with the format's 64x192 tiles)
     "no tiles": ({}, ("no_tiles",)),
@@ -282,7 +289,7 @@ def point(job) -> dict:
                                               "per_step_upsampling" in changes,
                                               "grid_prefilter" in changes)
     summary = fit(model, target, lmbda, iterations, progress=False,
-                  schedule=Schedule(**{**PROXY_INIT, **knobs}))
+                  schedule=Schedule(**{**ADAM_X3, **PROXY_INIT, **knobs}))
     bpp = summary["latent_bits"] / (size * size)
     mse = summary["rd_cost"] - lmbda * bpp
     return {"variant": variant, "image": image if seed == 0 else f"{image} seed {seed}",

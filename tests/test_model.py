@@ -123,6 +123,23 @@ def test_schedule_latent_learning_rate_multiplier_reaches_the_latents():
     assert torch.count_nonzero(model.latent) > 0
 
 
+def test_hard_phase_latent_multiplier_zero_freezes_the_latents_only_there():
+    """hard_latent_lr_multiplier 0: in the straight-through phase only the networks learn; the
+    noise phase keeps the latents' own multiplier."""
+    from inrcodec.fit.train import Schedule, fit
+    torch.manual_seed(0)
+    model = FitModel(preset("lowest"), 12, 12, 3)
+    target = torch.rand(1, 3, 12, 12)
+    synthesis_before = model.synthesis.pointwise[-1].weight.detach().clone()
+    fit(model, target, 1e-3, 10, progress=False,
+        schedule=Schedule(noise_fraction=0.0, hard_lr=1e-2, hard_latent_lr_multiplier=0.0))
+    assert torch.count_nonzero(model.latent) == 0
+    assert not torch.equal(model.synthesis.pointwise[-1].weight, synthesis_before)
+    fit(model, target, 1e-3, 10, progress=False,
+        schedule=Schedule(noise_fraction=0.5, hard_latent_lr_multiplier=0.0))
+    assert torch.count_nonzero(model.latent) > 0
+
+
 @pytest.mark.parametrize("a", [1.0, 2.0, 3.0])
 def test_centred_noise_is_on_the_unit_interval_with_its_mode_at_zero(a):
     from inrcodec.fit.model import centred_noise
@@ -200,7 +217,8 @@ def test_gradient_clip_and_adam_settings_reach_the_optimizer():
             seen.clear()
             torch.manual_seed(0)
             train.fit(FitModel(preset("lowest"), 12, 12, 3), target, 1e-3, 12, progress=False,
-                      schedule=train.Schedule(grad_clip=clip, adam_eps=eps, adam_beta2=beta2))
+                      schedule=train.Schedule(grad_clip=clip, adam_eps=eps, adam_beta2=beta2,
+                                              network_optimizer="adam"))
             norms = [n for n, _ in seen]
             assert len(norms) == 12 and all(e == {(eps, beta2)} for _, e in seen)
             if clip:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
+from ..errors import InrcodecError
 from ..model.params import build_modules
 from .model import FitModel
 
@@ -27,9 +28,13 @@ class Schedule:
     # (0.35 -> 0.08 with the Gaussian proxy below; 0.3 -> 0.1 before it)
     t_start: float = 0.35
     t_end: float = 0.08
-    # the latents' learning rate relative to the networks' (3: tuned on the training photos,
-    # benchmarks/results/tuning_fit_train128*.md; RD cost -3.1 % against 1)
-    latent_lr_multiplier: float = 3.0
+    # the latents' learning rate relative to the networks' (3 with Adam: RD cost -3.1 % against 1,
+    # benchmarks/results/tuning_fit_train128*.md; 6 with SOAP below: the pair -4.9 % on real
+    # files, 12 of 12 paired points, tuning_fit_train256_soap_lr6.md)
+    latent_lr_multiplier: float = 6.0
+    # the latents' multiplier in the straight-through phase (None: latent_lr_multiplier; 0:
+    # latents frozen there and only the networks train, as Cool-chic 5's hard phase)
+    hard_latent_lr_multiplier: float | None = None
     # noise-phase noise: Kumaraswamy(a, b) - 1/2 with its mode at 0, a annealed linearly from
     # noise_a_start to 1 (a = 1 is uniform noise; C3 starts at 2: narrower noise early)
     noise_a_start: float = 1.0
@@ -70,9 +75,11 @@ class Schedule:
     # the networks' optimizer: "adam" (with the latents', one fused Adam) or "soap" (Adam in the
     # eigenbasis of a Shampoo preconditioner, Vyas et al. 2024, from pytorch-optimizer, as
     # Cool-chic 5 fits its networks); the latents stay on Adam either way
-    network_optimizer: str = "adam"
+    # SOAP (issue 32 item 5), with the joint gradient clip kept: the latents' clip is what made
+    # an earlier SOAP test lose on textured crops
+    network_optimizer: str = "soap"
     soap_precondition_frequency: int = 10
-    network_weight_decay: float = 0.0     # decoupled weight decay of the networks (SOAP only)
+    network_weight_decay: float = 0.01    # decoupled weight decay of the networks (SOAP only)
     # start the synthesis' 3x3 residual convolutions at zero (default: 0.1 x PyTorch's init), so
     # the fit starts from the 1x1 layers' picture alone
     synthesis_residual_zero_init: bool = False
@@ -90,6 +97,9 @@ DEFAULT_SCHEDULE = Schedule()
 # ones, and the tuning tables made before them reproduce with them
 UNIFORM_PROXY = {"t_start": 0.3, "t_end": 0.1, "noise_std_start": 0.0, "noise_std_end": 0.0,
                  "rate_on_synthesis_values": False, "arm_log_scale_init": 0.0}
+# The optimizer before issue 32 item 5: one fused Adam for latents and networks, latents x3.
+# Video fits with it until measured with SOAP; the tuning tables made before pin it
+ADAM_FIT = {"network_optimizer": "adam", "network_weight_decay": 0.0, "latent_lr_multiplier": 3.0}
 FEW_STEPS = 200     # a time-budget fit that ends with fewer steps than this says so
 
 
@@ -99,7 +109,8 @@ def psnr_from_mse(mse: float) -> float:
 
 class CombinedOptimizer:
     """Two optimizers stepped as one (latents on Adam, networks on SOAP): the interface
-    take_step and the warm-up use (param_groups with their "scale", zero_grad, step, state)."""
+    take_step and the warm-up use (param_groups with their "scale" and "hard_scale", zero_grad,
+    step, state)."""
 
     def __init__(self, *optimizers: torch.optim.Optimizer):
         self.optimizers = optimizers
@@ -135,8 +146,10 @@ def network_parameters(model: FitModel) -> list[torch.nn.Parameter]:
 
 def _optimizer(model: FitModel, sc: Schedule):
     latents = model.latent_parameters()
-    latent = {"params": latents, "scale": sc.latent_lr_multiplier}
-    networks = {"params": network_parameters(model), "scale": 1.0}
+    hard = sc.latent_lr_multiplier if sc.hard_latent_lr_multiplier is None \
+        else sc.hard_latent_lr_multiplier
+    latent = {"params": latents, "scale": sc.latent_lr_multiplier, "hard_scale": hard}
+    networks = {"params": network_parameters(model), "scale": 1.0, "hard_scale": 1.0}
     if sc.network_optimizer not in NETWORK_OPTIMIZERS:
         raise ValueError(f"unknown network optimizer {sc.network_optimizer!r}")
     # fused: one kernel for every parameter (0.55 -> 0.16 ms a step for `medium` at 256x256 on
@@ -144,7 +157,11 @@ def _optimizer(model: FitModel, sc: Schedule):
     adam = dict(lr=sc.lr, eps=sc.adam_eps, betas=(0.9, sc.adam_beta2), fused=True)
     if sc.network_optimizer == "adam":
         return torch.optim.Adam([latent, networks], **adam)
-    from pytorch_optimizer import SOAP
+    try:
+        from pytorch_optimizer import SOAP
+    except ImportError:
+        raise InrcodecError("encoding needs pytorch-optimizer (SOAP), which this install lacks: "
+                            "pip install pytorch-optimizer, or pip install 'inrcodec[encode]'") from None
     soap = SOAP([networks], lr=sc.lr, betas=(0.95, 0.95), weight_decay=sc.network_weight_decay,
                 eps=sc.adam_eps,
                 precondition_frequency=sc.soap_precondition_frequency)
@@ -225,7 +242,7 @@ def take_step(model: FitModel, opt, target: torch.Tensor, lmbda: float,
     reading one (.item()) waits for the device, so the caller reads them only when it needs the
     numbers and a GPU can run ahead of the host otherwise."""
     for group in opt.param_groups:
-        group["lr"] = lr * group["scale"]
+        group["lr"] = lr * group["scale" if noise_phase else "hard_scale"]
     image, bits = model("noise" if noise_phase else "hard", temperature, noise_a, noise_std,
                         sc.rate_on_synthesis_values)
     mse = torch.mean((image - target) ** 2)

@@ -23,7 +23,7 @@ from ..complexity import macs_per_pixel
 from ..errors import InrcodecError
 from ..fit.device import resolve_device
 from ..fit.quantize import choose_steps
-from ..fit.train import DEFAULT_SCHEDULE, UNIFORM_PROXY, fit
+from ..fit.train import ADAM_FIT, DEFAULT_SCHEDULE, UNIFORM_PROXY, fit
 from ..image.encoder import coded_sections
 from ..limits import check_encode, fit_bytes
 from ..options import VIDEO_FPS, VIDEO_GROUP, EncodeOptions, check, plain_int
@@ -39,8 +39,9 @@ from .fit_model import VideoFitModel
 # Weight RDOQ (on for images) is left off: it was measured on still images only, and it costs an
 # evaluation per non-zero weight for every group of frames.
 # Video keeps the quantization proxy and ARM start it was measured with (fit.train.UNIFORM_PROXY)
-# until the image's Gaussian proxy is measured on the video benchmark (issue 32)
-VIDEO_SCHEDULE = replace(DEFAULT_SCHEDULE, weight_rdoq=False, **UNIFORM_PROXY)
+# and the optimizer (fit.train.ADAM_FIT: Adam, latents x3) until the image's Gaussian proxy and SOAP
+# are measured on the video benchmark (issue 32)
+VIDEO_SCHEDULE = replace(DEFAULT_SCHEDULE, weight_rdoq=False, **UNIFORM_PROXY, **ADAM_FIT)
 
 DEFAULT_GROUP = 8
 DEFAULT_FPS = Fraction(25)
