@@ -31,8 +31,10 @@ SIZES = {"128x128": (128, 128), "256x256": (256, 256), "512x768": (512, 768)}
 
 def step_seconds(preset: str, h: int, w: int, steps: int, device: str,
                  compile_loss: bool = False, compile_mode: str = "default") -> float:
-    """Median wall time of one noise-phase step of the real fit (`fit.train.take_step` with the
-    default schedule: forward, rate, backward, gradient clip, Adam), under whatever malloc
+    """Mean wall time of one noise-phase step of the real fit (`fit.train.take_step` with the
+    default schedule: forward, rate, backward, gradient clip, Adam for the latents and SOAP for
+    the networks; the mean, not the median, so that SOAP's preconditioner update, every 10th
+    step, is counted: time a multiple of 10 steps), under whatever malloc
     settings the process has (main sets them); with compile_loss the model's forward goes
     through torch.compile (its compile time falls in the 3 warm-up steps, which are not
     counted)."""
@@ -60,7 +62,7 @@ def step_seconds(preset: str, h: int, w: int, steps: int, device: str,
             torch.cuda.synchronize()
         if k >= 3:                                  # warm-up steps not counted
             times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    return float(np.mean(times))
 
 
 def macs_per_second(device: str) -> float:
@@ -209,7 +211,8 @@ def against(other: Path, args, presets: list[str], sizes: list[str],
                  "run from there, timing its own definition of a step) and this checkout's step")
     lines = ["", f"## Against {heading} (same machine, same session)", "",
              f"{there}, alternately, {args.rounds} rounds; the median over rounds of each round's "
-             "median step time:", "",
+             "step time (here the mean step, SOAP's preconditioner updates included; there the "
+             "median or mean, as its own copy of this script computes it):", "",
              "| preset | size | step ms there | step ms here | speed-up |", "|---|---|---:|---:|---:|"]
     for key, times in mine.items():
         if key in theirs:
@@ -299,7 +302,7 @@ def main(argv=None) -> None:
              f"Command: `{command}`  ", f"Machine: {machine()}{gpu}  ", f"Versions: {versions()}", "",
              f"Float32 matmul ({'512^3 on these threads' if args.device == 'cpu' else '4096^3'}): "
              f"{rate / 1e9:.1f} GMAC/s.", "",
-             "| preset | size | MACs/px | step ms (median) | FLOP-bound ms | ratio |",
+             "| preset | size | MACs/px | step ms (mean) | FLOP-bound ms | ratio |",
              "|---|---|---:|---:|---:|---:|"]
     for preset in presets:
         for name in args.sizes.split(","):
@@ -313,8 +316,10 @@ def main(argv=None) -> None:
             print(lines[-1], flush=True)
     lines += ["", "Step: one noise-phase step of the real fit (`fit.train.take_step`: soft-round + "
               "noise, rate of every latent under the float ARM, upsampling, synthesis, backward, "
-              "gradient clip, Adam; malloc set as the command line sets it unless --default-malloc), median of "
-              f"{args.steps} after 3 warm-up steps, image kodim05 cropped."]
+              "gradient clip, Adam for the latents and SOAP for the networks; malloc set as the command "
+              "line sets it unless --default-malloc), mean of "
+              f"{args.steps} after 3 warm-up steps (the mean counts SOAP's preconditioner update "
+              "every 10th step), image kodim05 cropped."]
     if args.breakdown:
         preset, size = args.breakdown.split("@")
         lines += breakdown(preset, *SIZES[size], args.steps, rate)
