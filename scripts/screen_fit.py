@@ -260,9 +260,6 @@ def point(job) -> dict:
     from inrcodec.fit.train import Schedule, fit
     variant, image, lmbda, iterations, size, seed, arch_name = job
     knobs, changes = VARIANTS[variant]
-    from inrcodec.model import latents
-    # a worker runs several jobs: set the tiles on every job, not only on the variant's
-    latents.TILE_ROWS, latents.TILE_COLS = (1 << 20, 1 << 20) if "no_tiles" in changes else (64, 192)
     arch = preset(arch_name)
     if "medium_ifce" in changes:
         from inrcodec.arch import MEDIUM_IFCE
@@ -274,11 +271,18 @@ def point(job) -> dict:
     crop = train_crop(image, size)
     torch.manual_seed(seed)
     target = torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255.0
-    if "ifce" in changes:
-        model = _ifce_model()(arch, size, size, 3, HYPER_LEVELS if "hyper" in changes else 0,
-                              2 if "features_2" in changes else IFCE_FEATURES)
-    else:
-        model = FitModel(arch, size, size, 3)
+    from inrcodec.model import latents
+    format_tiles = latents.TILE_ROWS, latents.TILE_COLS
+    if "no_tiles" in changes:       # the layout (contexts, wavefront) is built with the model
+        latents.TILE_ROWS = latents.TILE_COLS = 1 << 20
+    try:
+        if "ifce" in changes:
+            model = _ifce_model()(arch, size, size, 3, HYPER_LEVELS if "hyper" in changes else 0,
+                                  2 if "features_2" in changes else IFCE_FEATURES)
+        else:
+            model = FitModel(arch, size, size, 3)
+    finally:                        # a worker runs other variants' jobs after this one
+        latents.TILE_ROWS, latents.TILE_COLS = format_tiles
     SkipSynthesis, arm_with_skip, FlexibleUpsampling = _wrappers()
     if "synthesis_skip" in changes:
         model.synthesis = SkipSynthesis(model.synthesis, arch.latent_planes, 3)

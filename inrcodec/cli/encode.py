@@ -80,15 +80,13 @@ def _finish(args, output: str, data: bytes, report: dict, line: str) -> int:
 
 
 def _require_torch() -> None:
-    """Encoding fits a network with PyTorch (networks on pytorch-optimizer's SOAP); a decode-only
-    install has neither."""
+    """Encoding fits a network with PyTorch; a decode-only install has none. (An image fit's SOAP
+    needs pytorch-optimizer too: fit.train._optimizer says so where it is used, since video and
+    rec fits do without it.)"""
     import importlib.util
     if importlib.util.find_spec("torch") is None:
         raise InrcodecError("encoding needs PyTorch, which this install lacks (decoding does not): "
                             "pip install torch, or pip install 'inrcodec[encode]'")
-    if importlib.util.find_spec("pytorch_optimizer") is None:
-        raise InrcodecError("encoding needs pytorch-optimizer (the fit's SOAP), which this install "
-                            "lacks: pip install pytorch-optimizer, or pip install 'inrcodec[encode]'")
 
 
 def cmd_encode(args) -> int:

@@ -98,7 +98,8 @@ DEFAULT_SCHEDULE = Schedule()
 UNIFORM_PROXY = {"t_start": 0.3, "t_end": 0.1, "noise_std_start": 0.0, "noise_std_end": 0.0,
                  "rate_on_synthesis_values": False, "arm_log_scale_init": 0.0}
 # The optimizer before issue 32 item 5: one fused Adam for latents and networks, latents x3.
-# Video fits with it until measured with SOAP; the tuning tables made before pin it
+# Video fits with it until measured with SOAP (the tuning scripts pin their own copy,
+# scripts/tuning.py ADAM_X3, so that a change here leaves their tables reproducible)
 ADAM_FIT = {"network_optimizer": "adam", "network_weight_decay": 0.0, "latent_lr_multiplier": 3.0}
 FEW_STEPS = 200     # a time-budget fit that ends with fewer steps than this says so
 
@@ -275,11 +276,11 @@ def fit(model: FitModel, target: torch.Tensor, lmbda: float, iterations: int | N
     start = time.perf_counter()
     by_time = time_budget is not None
     total = time_budget if by_time else iterations
+    _initialise(model, sc)
+    opt = _optimizer(model, sc)     # before the bar: a missing optimizer is a one-line error
     bar = tqdm(total=round(total, 1) if by_time else total, disable=not progress, desc=desc,
                unit="s" if by_time else "it", dynamic_ncols=True, leave=leave)
     it, shown = 0, 0.0
-    _initialise(model, sc)
-    opt = _optimizer(model, sc)
 
     hard_best = BestState(model, on_device=target.device.type != "cpu")
 
