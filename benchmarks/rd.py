@@ -422,9 +422,11 @@ def main(argv=None):
           f"{args.iterations} iterations, λ ∈ {lmbdas}, on CPU; every point is a real file "
           f"decoded through the bitstream. PSNR on RGB (8-bit, peak 255).", ""]
     if AUTO_PRESET in presets:
-        picked = (f"`{resolve_preset(AUTO_PRESET, args.size ** 2)}` at {args.size}x{args.size}"
-                  if args.size else f"`{resolve_preset(AUTO_PRESET, 768 * 512)}` on full Kodak images")
-        md += [f"`{AUTO_PRESET}` is the codec's default preset, picked by image size: {picked}.", ""]
+        pixels, where = ((args.size ** 2, f"{args.size}x{args.size}") if args.size
+                         else (768 * 512, "full Kodak images"))
+        picked = ", ".join(f"`{resolve_preset(AUTO_PRESET, pixels, x)}` at λ {x:g}" for x in lmbdas)
+        md += [f"`{AUTO_PRESET}` is the codec's default preset, picked by image size and λ: on "
+               f"{where}, {picked}.", ""]
     if args.rec:
         md[-1:-1] = [f"inrcodec-rec: `--mode rec` (Bayesian coordinate network, weights sent by "
                      f"relative-entropy coding), target bpp ∈ {args.rec_bpps.split(',')} "

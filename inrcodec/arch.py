@@ -116,7 +116,8 @@ PRESETS: dict[str, Architecture] = {
 # Issue 32's item 3 (format 7): `medium` with 12 neighbours + 4 inter-grid features on levels 0-2
 # and 3 side grids. Not a preset yet: at 256x256 its 108 extra parameters (~88 bytes) eat the
 # latents' gain (training crops, real files: -2.3 % at lambda 0.004/0.001, +1.1 % at 0.016/0.00025,
-# docs/tuning.md); on one 768x512 file it saved 1.9 % (one fit, not paired). Tests and the golden file use it.
+# docs/tuning.md); on one 768x512 file it saved 1.9 % (one fit, not paired). Under SOAP + latents x6
+# it measured -1.4 % (under the seeds' spread). Tests and the golden file use it.
 MEDIUM_IFCE = Architecture(n_levels=7, arm_context=12, arm_hidden=(16, 16), ifce_levels=3,
                            ifce_features=4, hyper_grids=3, synthesis_hidden=(24,),
                            synthesis_residual=2)
@@ -124,22 +125,31 @@ MEDIUM_IFCE = Architecture(n_levels=7, arm_context=12, arm_hidden=(16, 16), ifce
 # presets' definitions are part of the format: changing one means a new FORMAT_VERSION
 PRESET_IDS = {name: i for i, name in enumerate(PRESETS)}
 
-# "auto" (the default) picks the preset from the number of pixels the networks are sent for: the
-# networks cost about the same bytes at any size, so a bigger decoder pays off only on bigger
-# images. On the training photos `medium` against `low` changed the RD cost by +7.0 % at 128x128
-# (benchmarks/results/tuning_preset_train128.md) and by -2.8 % at 256x256
-# (tuning_quant_per_tensor_train256_medium.md against tuning_quant_per_tensor_train256.md):
-# break-even near 210x210 by interpolation, so `medium` from 224x224 up.
+# "auto" (the default) picks `medium` where its bigger networks pay for themselves: their extra
+# bytes are about the same at any size and lambda (~400 bytes), while what they save grows with
+# the latents' bytes, so with the pixels and as lambda falls. On the training photos at 256x256
+# under the SOAP fit, `low` against `medium` changed the RD cost by +7.2 % at lambda 0.00025,
+# +3.9 % at 0.001, -2.2 % at 0.004 and -8.5 % at 0.016 (docs/tuning.md, "Presets and the auto
+# rule"): break-even near lambda 0.0024 by interpolation in log lambda. The size where they break
+# even grows like sqrt(lambda): the networks' extra cost is lambda * bytes / pixels, and what
+# `medium` saves a pixel follows the RD cost, which grows about like sqrt(lambda) here.
 AUTO_PRESET = "auto"
 DEFAULT_PRESET = AUTO_PRESET
-AUTO_MEDIUM_FROM_PIXELS = 224 * 224
+AUTO_BREAK_EVEN_PIXELS = 256 * 256     # ... at this lambda
+AUTO_BREAK_EVEN_LMBDA = 0.0024
 PRESET_CHOICES = (AUTO_PRESET, *PRESETS)
 
 
-def resolve_preset(name: str, n_pixels: int) -> str:
-    """The concrete preset for `name` ("auto" or a preset) on an image of n_pixels."""
+def auto_medium_from_pixels(lmbda: float) -> float:
+    """The picture size (pixels) from which "auto" picks `medium` at this lambda."""
+    return AUTO_BREAK_EVEN_PIXELS * (lmbda / AUTO_BREAK_EVEN_LMBDA) ** 0.5
+
+
+def resolve_preset(name: str, n_pixels: int, lmbda: float) -> str:
+    """The concrete preset for `name` ("auto" or a preset) on an image of n_pixels coded at
+    lmbda."""
     if name == AUTO_PRESET:
-        return "medium" if n_pixels >= AUTO_MEDIUM_FROM_PIXELS else "low"
+        return "medium" if n_pixels >= auto_medium_from_pixels(lmbda) else "low"
     preset(name)
     return name
 

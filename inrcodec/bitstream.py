@@ -17,7 +17,7 @@ from typing import Any, Callable
 from .errors import InrcodecError
 
 MAGIC = b"INR"
-FORMAT_VERSION = 8      # 2: image header records the latent coding (rounding or dithered)
+FORMAT_VERSION = 9      # 2: image header records the latent coding (rounding or dithered)
                         # 3: a quantization step and scale per weight tensor
                         # 4: architecture field arm_parents (coarser-grid ARM context)
                         # 5: upsampling and synthesis decoded in fixed point (model/fixed_point.py)
@@ -25,6 +25,7 @@ FORMAT_VERSION = 8      # 2: image header records the latent coding (rounding or
                         # 7: inter-grid features and side grids (arch ifce_*, hyper_grids)
                         #    replace arm_parents
                         # 8: an image header names a preset's architecture by its code alone
+                        # 9: latent tiles of 256x256 (were 64x192): contexts cut less
 # The container's mode byte; modes.py maps each to the code that reads it.
 MODE_IMAGE = 0
 MODE_VIDEO = 1          # a clip: one header, then a set of sections per group of frames

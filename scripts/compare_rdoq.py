@@ -31,7 +31,7 @@ def point(job) -> list[dict]:
     image_name, lmbda, seed, size, iterations, reaches = job
     image = train_crop(image_name, size)
     h, w, c = image.shape
-    name = resolve_preset("auto", h * w)
+    name = resolve_preset("auto", h * w, lmbda)
     arch = get_preset(name)
     torch.manual_seed(seed)
     target = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0

@@ -64,9 +64,10 @@ def main() -> None:
     files = {
         # format 7's inter-grid features and side grids (arch.MEDIUM_IFCE)
         "image": inrcodec.encode(crop, lmbda=1e-4, arch=MEDIUM_IFCE, iterations=400, device="cpu"),
-        # format 8: a preset's header carries its code, not its architecture fields
-        "image_preset": inrcodec.encode(crop, lmbda=1e-3, preset="low", iterations=200,
-                                        device="cpu"),
+        # format 8: a preset's header carries its code, not its architecture fields; 80x208
+        # pixels, larger than format 8's 64x192 tiles, so its latents pin format 9's tiles
+        "image_preset": inrcodec.encode(np.ascontiguousarray(photo[40:120, 24:232]), lmbda=1e-3,
+                                        preset="low", iterations=200, device="cpu"),
         "video": encode_video(clip, 25, lmbda=1e-3, group=2, iterations=200, device="cpu"),
         "rec": encode_rec(np.ascontiguousarray(crop[:16, :16]), lmbda=1e-3, iterations=200),
     }

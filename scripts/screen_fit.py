@@ -64,8 +64,8 @@ VARIANTS = {     # name: (Schedule overrides of the base, model changes)
                                    ("medium_ifce",)),
     "hard phase 0.25, latents frozen": ({"noise_fraction": 0.75,
                                         "hard_latent_lr_multiplier": 0.0}, ()),
-    # tiles larger than the picture: no latent's context is cut at a tile edge (~4.5 % are at
-    # 256x256 with the format's 64x192 tiles)
+    # tiles larger than the picture: no latent's context is cut at a tile edge (~4.5 % were at
+    # 256x256 with format 8's 64x192 tiles; format 9's 256x256 tiles cut none there)
     "no tiles": ({}, ("no_tiles",)),
 }
 IFCE_FEATURES = 4       # features the inter-grid context adds to the ARM's input

@@ -77,6 +77,25 @@ VARIANTS = {                                  # name: Schedule overrides of the 
         "proxy + init + soap wd 0.01 + latent lr x6": {
             **PROXY_INIT, "network_optimizer": "soap", "network_weight_decay": 0.01,
             "latent_lr_multiplier": 6.0},
+        # the same knobs, under another name: the format of the checkout that runs it against a
+        # committed table of the variant above (--reference-from), e.g. format 9's tiles
+        "soap lr6 in this checkout's format": {
+            **PROXY_INIT, "network_optimizer": "soap", "network_weight_decay": 0.01,
+            "latent_lr_multiplier": 6.0},
+        # the `auto` rule's preset at 256x256 against `low` under that schedule, per lambda
+        "proxy + init + soap wd 0.01 + latent lr x6 + preset low": {
+            **PROXY_INIT, "network_optimizer": "soap", "network_weight_decay": 0.01,
+            "latent_lr_multiplier": 6.0, "preset": "low"},
+        # issue 32 item 3 under that schedule: format 7's model (arch.MEDIUM_IFCE, 1221
+        # MACs/pixel), and its 1199-MAC form (2 features, 14 neighbours; screened -3.7 %)
+        "proxy + init + soap wd 0.01 + latent lr x6 + medium ifce": {
+            **PROXY_INIT, "network_optimizer": "soap", "network_weight_decay": 0.01,
+            "latent_lr_multiplier": 6.0, "arm_context": 12, "ifce_levels": 3,
+            "ifce_features": 4, "hyper_grids": 3},
+        "proxy + init + soap wd 0.01 + latent lr x6 + ifce 2 context 14": {
+            **PROXY_INIT, "network_optimizer": "soap", "network_weight_decay": 0.01,
+            "latent_lr_multiplier": 6.0, "arm_context": 14, "ifce_levels": 3,
+            "ifce_features": 2, "hyper_grids": 3},
     }.items()},
 }
 

@@ -45,7 +45,8 @@ def test_the_modules_hold_exactly_the_tables_weight_groups(name):
     assert group_names(arch) == {m: [g for g, _ in table[m]] for m in MODULE_NAMES}
 
 
-# one file per mode; image_preset: a preset's code stands for its architecture (format 8)
+# one file per mode; image_preset: a preset's code stands for its architecture (format 8), on a
+# picture larger than format 8's tiles (format 9)
 GOLDEN_NAMES = ("image", "image_preset", "video", "rec")
 
 

@@ -70,7 +70,8 @@ def test_one_run_writes_csv_table_and_both_latent_codings(tmp_path, monkeypatch)
         assert np.isfinite(float(r["psnr"])) and float(r["macs_per_pixel"]) > 0
     md = (tmp_path / "rd_plumbing.md").read_text()
     assert "| inrcodec-auto-uq vs |" in md and "| inrcodec-auto vs |" in md
-    assert "`auto` is the codec's default preset, picked by image size: `low` at 24x24." in md
+    assert ("`auto` is the codec's default preset, picked by image size and λ: on 24x24, "
+            "`low` at λ 0.02, `low` at λ 0.002.") in md
     summary = json.loads((tmp_path / "rd_plumbing.json").read_text())
     assert "auto: uq vs round" in summary and "webp" in summary["inrcodec-auto"]
 

@@ -123,14 +123,23 @@ def test_time_budget_fits_for_about_that_long(odd_crop):
         inrcodec.encode(odd_crop[:8, :8], time_budget=-1.0)
 
 
-def test_default_preset_is_picked_by_image_size(encoded):
-    from inrcodec.arch import AUTO_MEDIUM_FROM_PIXELS, resolve_preset
+def test_default_preset_is_picked_by_image_size_and_lambda(encoded):
+    from inrcodec.arch import (AUTO_BREAK_EVEN_LMBDA, AUTO_BREAK_EVEN_PIXELS,
+                               auto_medium_from_pixels, resolve_preset)
     from inrcodec.errors import InrcodecError
+    from inrcodec.options import DEFAULT_LMBDA
     image, data, report = encoded
-    assert image.shape[0] * image.shape[1] < AUTO_MEDIUM_FROM_PIXELS
+    assert image.shape[0] * image.shape[1] < auto_medium_from_pixels(DEFAULT_LMBDA)
     assert report["preset"] == "low" and parse(data).header.preset == "low"
-    assert resolve_preset("auto", AUTO_MEDIUM_FROM_PIXELS - 1) == "low"
-    assert resolve_preset("auto", AUTO_MEDIUM_FROM_PIXELS) == "medium"
-    assert resolve_preset("high", 16) == "high"          # a named preset is never overridden
+    n, lmbda = AUTO_BREAK_EVEN_PIXELS, AUTO_BREAK_EVEN_LMBDA
+    assert resolve_preset("auto", n - 1, lmbda) == "low"
+    assert resolve_preset("auto", n, lmbda) == "medium"
+    # 256x256 (the break-even size): medium at the benchmark's two lowest lambda, low at the others
+    assert [resolve_preset("auto", 256 * 256, x) for x in (0.00025, 0.001, 0.004, 0.016)] == \
+        ["medium", "medium", "low", "low"]
+    # the size grows like sqrt(lambda): 4x lambda, 2x the pixels
+    assert resolve_preset("auto", 2 * n - 1, 4 * lmbda) == "low"
+    assert resolve_preset("auto", 2 * n, 4 * lmbda) == "medium"
+    assert resolve_preset("high", 16, 0.016) == "high"   # a named preset is never overridden
     with pytest.raises(InrcodecError):
-        resolve_preset("huge", 16)
+        resolve_preset("huge", 16, DEFAULT_LMBDA)

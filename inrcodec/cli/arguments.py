@@ -157,10 +157,11 @@ def _fit_arguments(parser, lmbda_default, batch: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
-    from ..arch import DEFAULT_PRESET, PRESET_CHOICES
+    from ..arch import DEFAULT_PRESET, PRESET_CHOICES, auto_medium_from_pixels
     from ..limits import DEFAULT_MAX_PIXELS
     from ..options import DEFAULT_LMBDA
     max_side = math.isqrt(DEFAULT_MAX_PIXELS)
+    auto_side = round(auto_medium_from_pixels(DEFAULT_LMBDA) ** 0.5)
 
     p = _Parser(prog="inrcodec",
                 description="Compress an image (or a video) by overfitting a tiny neural network "
@@ -178,8 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", help="output .inr (default: INPUT with .inr suffix; - for "
                                           "stdout, the default when INPUT is -)")
     e.add_argument("--preset", choices=PRESET_CHOICES, default=None,   # None: DEFAULT_PRESET
-                   help=f"decoder complexity (default {DEFAULT_PRESET}: medium from 224x224 pixels "
-                        "up, low below; low for video); see 'inrcodec profile'")
+                   help=f"decoder complexity (default {DEFAULT_PRESET}: medium from {auto_side}x"
+                        f"{auto_side} pixels up at lambda {DEFAULT_LMBDA}, a size that grows like "
+                        "sqrt(lambda); low below; low for video); see 'inrcodec profile'")
     _fit_arguments(e, None, batch=False)      # --lmbda None: DEFAULT_LMBDA (or --bpp in rec mode)
     e.add_argument("--latent-coding", choices=["round", "uq"], default=None,   # None: round
                    help="how latents become symbols: round (default), or uq = universal "
@@ -218,7 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "768x512 RGB, image decoder)")
     pr = _command(sub, "profile", profile_help)
     pr.add_argument("--preset", choices=PRESET_CHOICES, default=None,
-                    help="one preset, auto as it resolves at --size (default: all)")
+                    help="one preset, auto as it resolves at --size and --lmbda (default: all)")
+    pr.add_argument("--lmbda", type=in_range(LMBDA), default=DEFAULT_LMBDA,
+                    help=f"the rate weight auto resolves for (default {DEFAULT_LMBDA})")
     pr.add_argument("--size", type=size, default=None, metavar="WxH",
                     help=f"picture size WxH, each side {PICTURE_SIDE.text} (default 768x512)")
     pr.add_argument("--video", action="store_true",

@@ -119,22 +119,26 @@ def cmd_profile(args) -> int:
     for name in names:
         concrete = name
         if name == AUTO_PRESET:
-            concrete = VIDEO_AUTO_PRESET if args.video else resolve_preset(name, w * h)
+            concrete = (VIDEO_AUTO_PRESET if args.video
+                        else resolve_preset(name, w * h, args.lmbda))
         arch = PRESETS[concrete].for_video() if args.video else PRESETS[concrete]
         parts = macs_per_pixel(arch, h, w, 3, arch.arm_inputs + temporal)
         total = parts.pop("total")
         out[name] = {"macs_per_pixel": total, "components": parts,
                      **({"resolves_to": concrete} if concrete != name else {})}
     if args.json:
-        print(json.dumps({"size": {"width": w, "height": h}, "presets": out,
+        print(json.dumps({"size": {"width": w, "height": h}, "lmbda": args.lmbda, "presets": out,
                           "video": bool(temporal), "temporal_context": temporal}))
         return 0
     print(f"decode MACs/pixel at {w}x{h} (RGB" + (f"; video: the ARM also sees {temporal} "
           "previous-frame latents; per decoded pixel of every frame)" if temporal else ")"))
-    print(f"{'preset':<8} {'arm':>8} {'upsampling':>11} {'synthesis':>10} {'total':>8}")
+    at = "" if args.video else f" at lambda {args.lmbda:g}"     # video's auto is one preset
+    labels = {name: f"{name} ({v['resolves_to']}{at})" if "resolves_to" in v else name
+              for name, v in out.items()}
+    width = max(8, *map(len, labels.values()))
+    print(f"{'preset':<{width}} {'arm':>8} {'upsampling':>11} {'synthesis':>10} {'total':>8}")
     for name, v in out.items():
         c = v["components"]
-        label = f"{name} ({v['resolves_to']})" if "resolves_to" in v else name
-        print(f"{label:<8} {c['arm']:>8.0f} {c['upsampling']:>11.0f} {c['synthesis']:>10.0f} "
-              f"{v['macs_per_pixel']:>8.0f}")
+        print(f"{labels[name]:<{width}} {c['arm']:>8.0f} {c['upsampling']:>11.0f} "
+              f"{c['synthesis']:>10.0f} {v['macs_per_pixel']:>8.0f}")
     return 0

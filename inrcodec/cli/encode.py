@@ -107,13 +107,15 @@ def cmd_encode(args) -> int:
     return _encode_image(args)
 
 
-def image_encode_check(preset: str):
+def image_encode_check(preset: str, lmbda: float):
     """check_size for image_files.read_image: the grid codec's memory estimate for the preset
-    `auto` resolves to at that size, run from the file's header before its pixels are decoded."""
+    `auto` resolves to at that size and lambda, run from the file's header before its pixels are
+    decoded."""
     def check(height: int, width: int, channels: int) -> None:
         from ..arch import preset as get_preset, resolve_preset
         from ..limits import check_image_encode
-        check_image_encode(get_preset(resolve_preset(preset, height * width)), height, width, channels)
+        check_image_encode(get_preset(resolve_preset(preset, height * width, lmbda)), height,
+                           width, channels)
     return check
 
 
@@ -122,7 +124,7 @@ def _encode_image(args) -> int:
     from ..image_files import read_image
     options = _options(args)
     output = _output(args, Path(args.input).with_suffix(".inr"))
-    image = read_image(args.input, check_size=image_encode_check(options.preset))
+    image = read_image(args.input, check_size=image_encode_check(options.preset, options.lmbda_or_default))
     data, report = encode_with_report(image, options, progress=not args.quiet,
                                       latent_coding=args.latent_coding or "round")
     return _finish(args, output, data, report,

@@ -69,7 +69,7 @@ def encode_with_report(image: np.ndarray, options: EncodeOptions | None = None, 
     preset = opts.preset
     h, w, c = image.shape
     if arch is None:
-        preset = resolve_preset(preset, h * w)
+        preset = resolve_preset(preset, h * w, lmbda)
         arch = get_preset(preset)
     else:
         preset = None

@@ -49,7 +49,7 @@ def grid_sizes(arch: Architecture, height: int, width: int) -> list[tuple[int, i
     return [(-(-height // 2 ** s), -(-width // 2 ** s)) for s in grid_scales(arch)]
 
 
-TILE_ROWS, TILE_COLS = 64, 192   # part of the format: contexts never cross a tile edge
+TILE_ROWS, TILE_COLS = 256, 256  # part of the format: contexts never cross a tile edge
 ZERO_SLOT = 0                    # a buffer position that is always padding (the first block's
                                  # top-left corner): what a missing coarser context reads
 
@@ -92,10 +92,13 @@ class LatentLayout(TorchPositions):
     - a context offset (dy, dx) is one flat delta for every latent, so contexts are `pos + deltas`
       (the decoder computes them on the fly, nothing per latent is stored);
     - tiles do not see each other, so all tiles of all grids decode in the same wavefront: about
-      TILE_COLS + slope * TILE_ROWS steps whatever the image size (a 768x512 image needs ~400
-      steps of ~1300 latents instead of ~2500 steps of ~200). The price is the context lost on
-      tile edges: at 768x512, 3.6-5.8 % of latents (by preset) miss part of their context; the
-      rate this costs is not yet measured separately.
+      TILE_COLS + slope * TILE_ROWS steps whatever the image size (~1000 for `medium`; a
+      768x512 image then needs ~1000 steps of ~500 latents instead of ~2300 steps of ~200). The
+      price is the context lost on tile edges: none up to 256x256 pixels, 1.3-1.9 % of the
+      latents (by preset) at 768x512. Format 8's 64x192 tiles cut 4.5 % at 256x256, which cost
+      1.4 % of the RD cost on every screened point (docs/tuning.md); the compiled decoder's time
+      barely depends on the step count (768x512 `medium`: 74.6 ms with 64x192 tiles, 75.4 with
+      256x256, 76.5 with one tile per grid).
 
     With arch.ifce_levels the ARM of those levels' latents also reads features of the co-located
     latents of every coarser grid, side grids included (source_idx): coarse grids then decode
