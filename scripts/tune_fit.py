@@ -58,6 +58,9 @@ VARIANTS = {                                  # name: Schedule overrides of the 
     # the knobs of `medium grad clip 0.03` (the shipped schedule): refitted after a change of
     # the fitting code, against that variant's committed points
     "shipped schedule refitted": {**MEDIUM, "grad_clip": 0.03},
+    # the other presets under the schedule shipped before issue 32 (its "low and high not worse")
+    "shipped schedule refitted + preset low": {**MEDIUM, "grad_clip": 0.03, "preset": "low"},
+    "shipped schedule refitted + preset high": {**MEDIUM, "grad_clip": 0.03, "preset": "high"},
     # (the "medium parents N" variants of tuning_fit_train256_arm_parents.md measured
     # Architecture.arm_parents, which format 7 replaced with inter-grid features; see git history)
     "medium soap": {**MEDIUM, "grad_clip": 0.03, "network_optimizer": "soap"},
@@ -86,6 +89,9 @@ VARIANTS = {                                  # name: Schedule overrides of the 
         "proxy + init + soap wd 0.01 + latent lr x6 + preset low": {
             **PROXY_INIT, "network_optimizer": "soap", "network_weight_decay": 0.01,
             "latent_lr_multiplier": 6.0, "preset": "low"},
+        "proxy + init + soap wd 0.01 + latent lr x6 + preset high": {
+            **PROXY_INIT, "network_optimizer": "soap", "network_weight_decay": 0.01,
+            "latent_lr_multiplier": 6.0, "preset": "high"},
         # issue 32 item 3 under that schedule: format 7's model (arch.MEDIUM_IFCE, 1221
         # MACs/pixel), and its 1199-MAC form (2 features, 14 neighbours; screened -3.7 %)
         "proxy + init + soap wd 0.01 + latent lr x6 + medium ifce": {

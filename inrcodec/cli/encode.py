@@ -124,7 +124,8 @@ def _encode_image(args) -> int:
     from ..image_files import read_image
     options = _options(args)
     output = _output(args, Path(args.input).with_suffix(".inr"))
-    image = read_image(args.input, check_size=image_encode_check(options.preset, options.lmbda_or_default))
+    image = read_image(args.input,
+                       check_size=image_encode_check(options.preset, options.lmbda_or_default))
     data, report = encode_with_report(image, options, progress=not args.quiet,
                                       latent_coding=args.latent_coding or "round")
     return _finish(args, output, data, report,
