@@ -28,8 +28,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from tuning import (ADAM_X3, PROXY_INIT, RESULTS, command_line, parser, reference_rows, run,
-                    train_crop, write_table)
+from tuning import (ADAM_X3, PROXY_INIT, RESULTS, SOAP_X6, command_line, parser, reference_rows,
+                    run, train_crop, write_table)
 
 IMAGES = ["4.2.03", "house", "4.1.05"]
 LMBDAS = [4e-3, 1e-3]
@@ -58,8 +58,7 @@ VARIANTS = {     # name: (Schedule overrides of the base, model changes)
     "hard phase 0.25": ({"noise_fraction": 0.75}, ()),
     "arm skip + per-step upsampling": ({}, ("arm_skip", "per_step_upsampling")),
     "hard phase latents frozen": ({"hard_latent_lr_multiplier": 0.0}, ()),
-    "soap wd 0.01 + latent lr x6": ({"network_optimizer": "soap", "network_weight_decay": 0.01,
-                                    "latent_lr_multiplier": 6.0}, ()),
+    "soap wd 0.01 + latent lr x6": (SOAP_X6, ()),
     "soap wd 0.01 + medium ifce": ({"network_optimizer": "soap", "network_weight_decay": 0.01},
                                    ("medium_ifce",)),
     "hard phase 0.25, latents frozen": ({"noise_fraction": 0.75,

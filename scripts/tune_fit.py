@@ -16,8 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from inrcodec.fit.train import UNIFORM_PROXY
-from tuning import (ADAM_X3, PROXY, PROXY_INIT, RESULTS, command_line, parser, point_row, reference_rows,
-                    run, train_crop, write_table)
+from tuning import (ADAM_X3, PROXY, PROXY_INIT, RESULTS, SOAP_X6, command_line, parser, point_row,
+                    reference_rows, run, train_crop, write_table)
 
 IMAGES = ["4.2.03", "house", "4.1.05", "4.1.01"]
 LMBDAS = [4e-3, 1e-3]
@@ -28,6 +28,7 @@ LMBDAS = [4e-3, 1e-3]
 BASELINE = {**ADAM_X3, "latent_lr_multiplier": 1.0, "grad_clip": 0.0, "weight_rdoq": False,
             **UNIFORM_PROXY}
 MEDIUM = {"latent_lr_multiplier": 3.0, "preset": "medium"}   # `preset medium`: base of the clip runs
+SOAP_LR6 = {**PROXY_INIT, **SOAP_X6}     # issue 32 items 1-2 and 5: the adopted fit
 VARIANTS = {                                  # name: Schedule overrides of the baseline
     "baseline": {},
     "latent lr x3": {"latent_lr_multiplier": 3.0},
@@ -77,31 +78,19 @@ VARIANTS = {                                  # name: Schedule overrides of the 
         # (scripts/screen_fit.py: -5.2 % fit-only, the smooth crop -9 ... -13 %)
         "proxy + init + soap wd 0.01": {**PROXY_INIT, "network_optimizer": "soap",
                                         "network_weight_decay": 0.01},
-        "proxy + init + soap wd 0.01 + latent lr x6": {
-            **PROXY_INIT, "network_optimizer": "soap", "network_weight_decay": 0.01,
-            "latent_lr_multiplier": 6.0},
+        "proxy + init + soap wd 0.01 + latent lr x6": SOAP_LR6,
         # the same knobs, under another name: the format of the checkout that runs it against a
         # committed table of the variant above (--reference-from), e.g. format 9's tiles
-        "soap lr6 in this checkout's format": {
-            **PROXY_INIT, "network_optimizer": "soap", "network_weight_decay": 0.01,
-            "latent_lr_multiplier": 6.0},
+        "soap lr6 in this checkout's format": SOAP_LR6,
         # the `auto` rule's preset at 256x256 against `low` under that schedule, per lambda
-        "proxy + init + soap wd 0.01 + latent lr x6 + preset low": {
-            **PROXY_INIT, "network_optimizer": "soap", "network_weight_decay": 0.01,
-            "latent_lr_multiplier": 6.0, "preset": "low"},
-        "proxy + init + soap wd 0.01 + latent lr x6 + preset high": {
-            **PROXY_INIT, "network_optimizer": "soap", "network_weight_decay": 0.01,
-            "latent_lr_multiplier": 6.0, "preset": "high"},
+        "proxy + init + soap wd 0.01 + latent lr x6 + preset low": {**SOAP_LR6, "preset": "low"},
+        "proxy + init + soap wd 0.01 + latent lr x6 + preset high": {**SOAP_LR6, "preset": "high"},
         # issue 32 item 3 under that schedule: format 7's model (arch.MEDIUM_IFCE, 1221
         # MACs/pixel), and its 1199-MAC form (2 features, 14 neighbours; screened -3.7 %)
         "proxy + init + soap wd 0.01 + latent lr x6 + medium ifce": {
-            **PROXY_INIT, "network_optimizer": "soap", "network_weight_decay": 0.01,
-            "latent_lr_multiplier": 6.0, "arm_context": 12, "ifce_levels": 3,
-            "ifce_features": 4, "hyper_grids": 3},
+            **SOAP_LR6, "arm_context": 12, "ifce_levels": 3, "ifce_features": 4, "hyper_grids": 3},
         "proxy + init + soap wd 0.01 + latent lr x6 + ifce 2 context 14": {
-            **PROXY_INIT, "network_optimizer": "soap", "network_weight_decay": 0.01,
-            "latent_lr_multiplier": 6.0, "arm_context": 14, "ifce_levels": 3,
-            "ifce_features": 2, "hyper_grids": 3},
+            **SOAP_LR6, "arm_context": 14, "ifce_levels": 3, "ifce_features": 2, "hyper_grids": 3},
     }.items()},
 }
 

@@ -28,6 +28,9 @@ PROXY = {"noise_std_start": 0.22, "noise_std_end": 0.15, "t_start": 0.35, "t_end
 PROXY_INIT = {**PROXY, "arm_log_scale_init": -4.0}
 # The optimizer of the tables made before issue 32 item 5 (fused Adam, latents x3), pinned too
 ADAM_X3 = {"network_optimizer": "adam", "network_weight_decay": 0.0, "latent_lr_multiplier": 3.0}
+# ... and item 5's, adopted as the default (SOAP for the networks, weight decay 0.01, latents x6),
+# pinned for the same reason
+SOAP_X6 = {"network_optimizer": "soap", "network_weight_decay": 0.01, "latent_lr_multiplier": 6.0}
 
 
 def train_crop(name: str, size: int = 128) -> np.ndarray:
